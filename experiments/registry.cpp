@@ -1,0 +1,1 @@
+namespace experiments { int registry_placeholder = 0; }

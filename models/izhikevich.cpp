@@ -1,0 +1,1 @@
+namespace models { int izhikevich_placeholder = 0; }

@@ -1,0 +1,2 @@
+#include <cstdio>
+int main() { std::puts("snnsim: command line under construction"); return 0; }
