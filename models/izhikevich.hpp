@@ -54,11 +54,12 @@
 //                           2003 network. Caveat: when v crosses v_peak in the first
 //                           half-step, the second half-step sees v ≫ 30 and v ends the
 //                           step near 10³ mV; u then receives a spurious kick of
-//                           a·b·(v − 30) before the reset (≈ 5 for RS at dt = 1 ms).
+//                           a·b·(v − 30) before the reset (≈ 5 for RS from v = 29 mV at
+//                           dt = 1 ms, where v ends the step at ≈ 1250 mV).
 //   izhikevich2003_clipped  The same, with v clipped at v_peak after each half-step, so u
-//                           never sees v > v_peak. Order 1, same cost. The default for
-//                           network simulations at dt = 1 ms: it keeps the 2003 scheme's
-//                           behaviour below threshold and removes the kick.
+//                           never sees v > v_peak. Order 1, same cost. Recommended for
+//                           network simulations at dt = 1 ms (the prototype's choice): it
+//                           keeps the 2003 scheme below threshold and removes the kick.
 //   euler                   Forward Euler on (v, u) jointly. Order 1, 1 evaluation of each
 //                           equation. The textbook scheme (NEST's "consistent
 //                           integration"); needs dt ≲ 0.1 ms for accurate spike times.
