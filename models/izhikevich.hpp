@@ -54,8 +54,8 @@
 //                           2003 network. Caveat: when v crosses v_peak in the first
 //                           half-step, the second half-step sees v ≫ 30 and v ends the
 //                           step near 10³ mV; u then receives a spurious kick of
-//                           a·b·(v − 30) before the reset (≈ 5 for RS from v = 29 mV at
-//                           dt = 1 ms, where v ends the step at ≈ 1250 mV).
+//                           a·b·(v − 30) before the reset (≈ 5.9 for RS from v = 29 mV,
+//                           u = −10 at dt = 1 ms, where v ends the step at ≈ 1500 mV).
 //   izhikevich2003_clipped  The same, with v clipped at v_peak after each half-step, so u
 //                           never sees v > v_peak. Order 1, same cost. Recommended for
 //                           network simulations at dt = 1 ms (the prototype's choice): it
