@@ -31,6 +31,7 @@
 // | alpha              | 1       | x^2         | regulariser; P(0) = I / alpha            |
 // | update_every_steps | 10      | steps       | update cadence (due(step))               |
 // | rectify            | false   | -           | output max(0, w.x) instead of w.x        |
+#include <algorithm>
 #include <cassert>
 #include <cstdint>
 #include <span>

@@ -42,6 +42,7 @@
 // | mode          | online  | -             | online or consolidation                      |
 // | rectify       | true    | -             | y = max(0, w.x) instead of w.x               |
 // | bounds        | none    | w             | weight clipping                              |
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <cstdint>
