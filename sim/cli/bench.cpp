@@ -1,0 +1,125 @@
+#include "sim/cli/bench.hpp"
+
+#include <fmt/format.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "experiments/network.hpp"
+#include "sim/config.hpp"
+
+namespace snnsim_cli {
+
+namespace {
+
+struct Case {
+  std::string name;
+  std::string config;   // relative to the source tree
+  double duration_ms;
+  std::string what;
+};
+
+const std::vector<Case>& cases() {
+  static const std::vector<Case> list = {
+      {"izh2003", "experiments/izhikevich2003.toml", 10000.0,
+       "(a) Izhikevich 2003 network, 1000 neurons all-to-all, 10 s"},
+      {"sparse10k", "experiments/reservoir10k.toml", 10000.0,
+       "(b) 10,000 neurons x 100 synapses, delays 1-20 ms, 10 s"},
+      {"sparse100k", "experiments/reservoir100k.toml", 1000.0,
+       "(c) 100,000 neurons x 100 synapses, delays 1-20 ms, 1 s"},
+  };
+  return list;
+}
+
+// What a child process reports back through its pipe.
+struct Result {
+  experiments::network::RunStats stats;
+  uint64_t neurons = 0;
+};
+
+Result run_case(const Case& c, int threads, double duration_ms, const std::atomic<bool>* stop) {
+  sim::ConfigDocument doc =
+      sim::load_config((std::filesystem::path(SNNSIM_SOURCE_DIR) / c.config).string());
+  sim::apply_override(doc, fmt::format("simulation.duration_ms={:.1f}", duration_ms));
+  sim::apply_override(doc, fmt::format("simulation.threads={}", threads));
+  toml::table resolved;
+  sim::TableReader root(doc.root, "", doc.file, resolved);
+  experiments::read_experiment_header(root, c.name);
+  const sim::NetworkConfig cfg = sim::read_network_config(root);
+  root.finish();
+  Result r;
+  for (const auto& p : cfg.network.populations) r.neurons += p.size;
+  r.stats = experiments::network::simulate(cfg, c.name, "", {}, nullptr, stop);
+  return r;
+}
+
+}  // namespace
+
+void add_bench_options(CLI::App& app, BenchOptions& o) {
+  app.add_option("--threads", o.threads, "thread counts to measure (default 1 2)");
+  app.add_option("--case", o.only, "only these cases: izh2003, sparse10k, sparse100k");
+  app.add_flag("--quick", o.quick, "simulate a tenth of the model time");
+}
+
+int run_bench(const BenchOptions& o, const std::atomic<bool>* stop) {
+  std::printf("snnsim bench — each case in its own process; wall time covers the simulation loop "
+              "(network construction reported apart)\n");
+  std::printf("%-11s %3s %10s %9s %9s %12s %12s %9s %9s %8s %9s\n", "case", "thr", "model_s",
+              "build_s", "wall_s", "neuron_up/s", "syn_events/s", "RTF", "spikes/s", "peak_MB",
+              "B/synapse");
+  std::fflush(stdout);
+  for (const Case& c : cases()) {
+    if (!o.only.empty() && std::find(o.only.begin(), o.only.end(), c.name) == o.only.end()) continue;
+    for (int threads : o.threads) {
+      if (stop && stop->load()) return 130;
+      const double duration = o.quick ? c.duration_ms / 10 : c.duration_ms;
+      int fd[2];
+      if (pipe(fd) != 0) throw std::runtime_error("bench: pipe failed");
+      const pid_t pid = fork();
+      if (pid == 0) {
+        close(fd[0]);
+        int code = 0;
+        try {
+          const Result r = run_case(c, threads, duration, stop);
+          if (write(fd[1], &r, sizeof r) != static_cast<ssize_t>(sizeof r)) code = 1;
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "bench %s: %s\n", c.name.c_str(), e.what());
+          code = 1;
+        }
+        close(fd[1]);
+        _exit(code);
+      }
+      close(fd[1]);
+      Result r{};
+      const bool got = read(fd[0], &r, sizeof r) == static_cast<ssize_t>(sizeof r);
+      close(fd[0]);
+      int status = 0;
+      struct rusage usage {};
+      wait4(pid, &status, 0, &usage);
+      if (!got || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        std::printf("%-11s %3d  failed\n", c.name.c_str(), threads);
+        continue;
+      }
+      const auto& s = r.stats;
+      const double model_s = s.model_ms * 1e-3;
+      std::printf("%-11s %3d %10.1f %9.3f %9.3f %12.3g %12.3g %9.4f %9.3g %8.1f %9.2f\n",
+                  c.name.c_str(), threads, model_s, s.build_s, s.wall_s,
+                  static_cast<double>(s.neuron_updates) / s.wall_s,
+                  static_cast<double>(s.synaptic_events) / s.wall_s, s.wall_s / model_s,
+                  static_cast<double>(s.spikes) / static_cast<double>(r.neurons) / model_s,
+                  static_cast<double>(usage.ru_maxrss) / 1024.0,
+                  s.synapses ? static_cast<double>(s.synapse_bytes) / static_cast<double>(s.synapses)
+                             : 0.0);
+      std::fflush(stdout);
+    }
+  }
+  std::printf("columns: neuron_up/s = neuron updates per wall second; syn_events/s = spikes x "
+              "synapses delivered per wall second; RTF = wall / model time; spikes/s = mean rate "
+              "per neuron (Hz); peak_MB = peak resident memory of the case's process\n");
+  return 0;
+}
+
+}  // namespace snnsim_cli

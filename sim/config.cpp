@@ -1,0 +1,657 @@
+#include "sim/config.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+#include "models/izhikevich.hpp"
+#include "sim/time.hpp"
+
+namespace sim {
+
+namespace {
+
+std::string type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a number";
+    case toml::node_type::boolean: return "a boolean";
+    default: return "a date/time";
+  }
+}
+
+std::string value_text(const toml::node& n) {
+  std::ostringstream os;
+  n.visit([&](auto&& v) { os << v; });
+  std::string s = os.str();
+  if (s.size() > 40) s = s.substr(0, 37) + "...";
+  return s;
+}
+
+}  // namespace
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::optional<std::string> closest(std::string_view word,
+                                   const std::vector<std::string>& candidates) {
+  std::optional<std::string> best;
+  size_t best_d = SIZE_MAX;
+  for (const auto& c : candidates) {
+    const size_t d = edit_distance(word, c);
+    if (d < best_d) best_d = d, best = c;
+  }
+  // A typo is at most a third of the word's letters away (and at least one edit allowed).
+  if (best && best_d <= std::max<size_t>(2, word.size() / 3)) return best;
+  return std::nullopt;
+}
+
+ConfigDocument load_config(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec))
+    throw InputError(path, 0, "", "config file not found");
+  if (std::filesystem::is_directory(path, ec))
+    throw InputError(path, 0, "", "expected a TOML config file, got a directory");
+  try {
+    return ConfigDocument{path, toml::parse_file(path)};
+  } catch (const toml::parse_error& e) {
+    throw InputError(path, static_cast<int>(e.source().begin.line), "",
+                     fmt::format("TOML syntax error: {}", e.description()));
+  }
+}
+
+ConfigDocument parse_config(std::string_view text, const std::string& name) {
+  try {
+    return ConfigDocument{name, toml::parse(text, name)};
+  } catch (const toml::parse_error& e) {
+    throw InputError(name, static_cast<int>(e.source().begin.line), "",
+                     fmt::format("TOML syntax error: {}", e.description()));
+  }
+}
+
+void apply_override(ConfigDocument& doc, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  const std::string origin = "--set " + assignment;
+  if (eq == std::string::npos || eq == 0)
+    throw InputError(origin, 0, "", "expected --set dotted.key=value");
+  const std::string key = assignment.substr(0, eq);
+  const std::string value_text_in = assignment.substr(eq + 1);
+  toml::table parsed;
+  try {
+    parsed = toml::parse("v = " + value_text_in, origin);
+  } catch (const toml::parse_error&) {
+    // Not a TOML value: take it as a bare string (--set population.exc.integrator=euler).
+    std::string quoted = "\"";
+    for (char ch : value_text_in) {
+      if (ch == '"' || ch == '\\') quoted += '\\';
+      quoted += ch;
+    }
+    quoted += '"';
+    try {
+      parsed = toml::parse("v = " + quoted, origin);
+    } catch (const toml::parse_error& e) {
+      throw InputError(origin, 0, key, fmt::format("cannot read the value: {}", e.description()));
+    }
+  }
+  std::vector<std::string> parts;
+  std::stringstream ss(key);
+  for (std::string p; std::getline(ss, p, '.');) {
+    if (p.empty()) throw InputError(origin, 0, key, "empty segment in dotted key");
+    parts.push_back(p);
+  }
+  toml::table* t = &doc.root;
+  std::string walked;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    walked += (walked.empty() ? "" : ".") + parts[i];
+    toml::node* n = t->get(parts[i]);
+    if (!n) {
+      t->insert(parts[i], toml::table{});
+      n = t->get(parts[i]);
+    }
+    if (auto* tt = n->as_table()) {
+      t = tt;
+      continue;
+    }
+    if (auto* arr = n->as_array(); arr && i + 2 < parts.size()) {
+      // Select the element of an array of tables by its name.
+      const std::string& wanted = parts[i + 1];
+      toml::table* found = nullptr;
+      std::vector<std::string> names;
+      for (auto& el : *arr) {
+        if (auto* et = el.as_table()) {
+          const auto nm = (*et)["name"].value<std::string>();
+          if (nm) names.push_back(*nm);
+          if (nm && *nm == wanted) found = et;
+        }
+      }
+      if (!found) {
+        std::string msg = fmt::format("no element named '{}' in [[{}]]", wanted, walked);
+        if (auto c = closest(wanted, names)) msg += fmt::format(" (did you mean '{}'?)", *c);
+        throw InputError(origin, 0, key, msg);
+      }
+      t = found;
+      ++i;
+      walked += "." + wanted;
+      continue;
+    }
+    throw InputError(origin, 0, key, fmt::format("'{}' is not a table", walked));
+  }
+  t->insert_or_assign(parts.back(), *parsed.get("v"));
+}
+
+// ---------------------------------------------------------------------------------------
+
+TableReader::TableReader(const toml::table& table, std::string path, const std::string& file,
+                         toml::table& resolved)
+    : table_(&table), path_(std::move(path)), file_(&file), resolved_(&resolved) {}
+
+std::string TableReader::dotted(std::string_view key) const {
+  if (path_.empty()) return std::string(key);
+  if (key.empty()) return path_;
+  return path_ + "." + std::string(key);
+}
+
+int TableReader::line_of(std::string_view key) const {
+  if (!key.empty())
+    if (const toml::node* n = table_->get(key)) return static_cast<int>(n->source().begin.line);
+  return static_cast<int>(table_->source().begin.line);
+}
+
+std::string TableReader::file_of(std::string_view key) const {
+  const toml::node* n = key.empty() ? nullptr : table_->get(key);
+  const auto& src = n ? n->source() : table_->source();
+  // Values that came from --set carry their own origin.
+  if (src.path && !src.path->empty() && src.path->rfind("--set", 0) == 0) return *src.path;
+  return *file_;
+}
+
+void TableReader::fail(std::string_view key, const std::string& message) const {
+  const std::string file = file_of(key);
+  const int line = file.rfind("--set", 0) == 0 ? 0 : line_of(key);
+  throw InputError(file, line, dotted(key), message);
+}
+
+const toml::node& TableReader::need(std::string_view key) const {
+  const toml::node* n = table_->get(key);
+  if (!n) fail("", fmt::format("missing required key '{}'", dotted(key)));
+  return *n;
+}
+
+template <typename T>
+void TableReader::put(std::string_view key, T&& value) {
+  resolved_->insert_or_assign(key, std::forward<T>(value));
+}
+
+double TableReader::number(std::string_view key, std::optional<double> fallback) {
+  used_.insert(std::string(key));
+  const toml::node* n = table_->get(key);
+  double v;
+  if (!n) {
+    if (!fallback) need(key);
+    v = *fallback;
+  } else if (auto d = n->value<double>(); d && (n->is_floating_point() || n->is_integer())) {
+    v = *d;
+  } else {
+    fail(key, fmt::format("expected a number, got {} ({})", type_name(*n), value_text(*n)));
+  }
+  if (!std::isfinite(v)) fail(key, "expected a finite number");
+  put(key, v);
+  return v;
+}
+
+int64_t TableReader::integer(std::string_view key, std::optional<int64_t> fallback) {
+  used_.insert(std::string(key));
+  const toml::node* n = table_->get(key);
+  int64_t v;
+  if (!n) {
+    if (!fallback) need(key);
+    v = *fallback;
+  } else if (n->is_integer()) {
+    v = *n->value<int64_t>();
+  } else {
+    fail(key, fmt::format("expected an integer, got {} ({})", type_name(*n), value_text(*n)));
+  }
+  put(key, v);
+  return v;
+}
+
+bool TableReader::boolean(std::string_view key, std::optional<bool> fallback) {
+  used_.insert(std::string(key));
+  const toml::node* n = table_->get(key);
+  bool v;
+  if (!n) {
+    if (!fallback) need(key);
+    v = *fallback;
+  } else if (n->is_boolean()) {
+    v = *n->value<bool>();
+  } else {
+    fail(key, fmt::format("expected true or false, got {} ({})", type_name(*n), value_text(*n)));
+  }
+  put(key, v);
+  return v;
+}
+
+std::string TableReader::string(std::string_view key, std::optional<std::string> fallback) {
+  used_.insert(std::string(key));
+  const toml::node* n = table_->get(key);
+  std::string v;
+  if (!n) {
+    if (!fallback) need(key);
+    v = *fallback;
+  } else if (n->is_string()) {
+    v = *n->value<std::string>();
+  } else {
+    fail(key, fmt::format("expected a string, got {} ({})", type_name(*n), value_text(*n)));
+  }
+  put(key, v);
+  return v;
+}
+
+std::string TableReader::choice(std::string_view key, const std::vector<std::string>& choices,
+                                std::optional<std::string> fallback) {
+  const std::string v = string(key, fallback);
+  if (std::find(choices.begin(), choices.end(), v) != choices.end()) return v;
+  std::string list;
+  for (const auto& c : choices) list += (list.empty() ? "" : ", ") + ("\"" + c + "\"");
+  std::string msg = fmt::format("expected one of {}, got \"{}\"", list, v);
+  if (auto c = closest(v, choices)) msg += fmt::format(" (did you mean \"{}\"?)", *c);
+  fail(key, msg);
+}
+
+std::vector<double> TableReader::numbers(std::string_view key,
+                                         std::optional<std::vector<double>> fallback) {
+  used_.insert(std::string(key));
+  const toml::node* n = table_->get(key);
+  std::vector<double> v;
+  if (!n) {
+    if (!fallback) need(key);
+    v = *fallback;
+  } else if (const auto* arr = n->as_array()) {
+    for (const auto& el : *arr) {
+      const auto d = el.value<double>();
+      if (!d || !(el.is_floating_point() || el.is_integer()) || !std::isfinite(*d))
+        fail(key, fmt::format("expected an array of numbers, found {} ({})", type_name(el),
+                              value_text(el)));
+      v.push_back(*d);
+    }
+  } else {
+    fail(key, fmt::format("expected an array of numbers, got {}", type_name(*n)));
+  }
+  toml::array out;
+  for (double x : v) out.push_back(x);
+  put(key, std::move(out));
+  return v;
+}
+
+std::vector<int64_t> TableReader::integers(std::string_view key,
+                                           std::optional<std::vector<int64_t>> fallback) {
+  used_.insert(std::string(key));
+  const toml::node* n = table_->get(key);
+  std::vector<int64_t> v;
+  if (!n) {
+    if (!fallback) need(key);
+    v = *fallback;
+  } else if (const auto* arr = n->as_array()) {
+    for (const auto& el : *arr) {
+      if (!el.is_integer())
+        fail(key, fmt::format("expected an array of integers, found {} ({})", type_name(el),
+                              value_text(el)));
+      v.push_back(*el.value<int64_t>());
+    }
+  } else {
+    fail(key, fmt::format("expected an array of integers, got {}", type_name(*n)));
+  }
+  toml::array out;
+  for (int64_t x : v) out.push_back(x);
+  put(key, std::move(out));
+  return v;
+}
+
+Distribution TableReader::distribution(std::string_view key, std::optional<Distribution> fallback) {
+  used_.insert(std::string(key));
+  const toml::node* n = table_->get(key);
+  Distribution d;
+  if (!n) {
+    if (!fallback) need(key);
+    d = *fallback;
+  } else if (n->is_integer() || n->is_floating_point()) {
+    d = Distribution::constant_value(*n->value<double>());
+  } else if (const auto* t = n->as_table()) {
+    toml::table mirror;
+    TableReader r(*t, dotted(key), *file_, mirror);
+    const std::string kind = r.choice(
+        "dist", {"constant", "uniform", "normal", "lognormal", "loguniform", "uniform_int"});
+    using K = Distribution::Kind;
+    if (kind == "constant") {
+      d = {K::constant, r.number("value"), 0};
+    } else if (kind == "uniform" || kind == "loguniform" || kind == "uniform_int") {
+      d = {kind == "uniform" ? K::uniform : kind == "loguniform" ? K::loguniform : K::uniform_int,
+           r.number("low"), r.number("high")};
+      if (!(d.p1 <= d.p2)) r.fail("high", fmt::format("expected high >= low ({})", d.p1));
+      if (kind == "loguniform" && !(d.p1 > 0)) r.fail("low", "expected low > 0 for loguniform");
+      if (kind == "uniform_int" && (d.p1 != std::floor(d.p1) || d.p2 != std::floor(d.p2)) &&
+          key != "delay_ms")
+        r.fail("low", "expected whole numbers for uniform_int");
+    } else if (kind == "normal") {
+      d = {K::normal, r.number("mean"), r.number("sd")};
+      if (!(d.p2 >= 0)) r.fail("sd", "expected sd >= 0");
+    } else {
+      d = {K::lognormal, r.number("mu"), r.number("sigma")};
+      if (!(d.p2 >= 0)) r.fail("sigma", "expected sigma >= 0");
+    }
+    r.finish();
+    put(key, std::move(mirror));
+    return d;
+  } else {
+    fail(key, fmt::format("expected a number or a distribution table such as "
+                          "{{ dist = \"uniform\", low = 0, high = 1 }}, got {}",
+                          type_name(*n)));
+  }
+  if (d.kind == Distribution::Kind::constant) {
+    put(key, d.p1);
+  } else {
+    toml::table t;
+    const char* names[] = {"constant", "uniform", "normal", "lognormal", "loguniform", "uniform_int"};
+    t.insert("dist", names[static_cast<int>(d.kind)]);
+    t.insert("p1", d.p1);
+    t.insert("p2", d.p2);
+    put(key, std::move(t));
+  }
+  return d;
+}
+
+TableReader TableReader::table(std::string_view key, bool required) {
+  used_.insert(std::string(key));
+  const toml::node* n = table_->get(key);
+  static const toml::table empty;
+  const toml::table* t = &empty;
+  if (!n) {
+    if (required) need(key);
+  } else if (!(t = n->as_table())) {
+    fail(key, fmt::format("expected a table, got {}", type_name(*n)));
+  }
+  resolved_->insert_or_assign(key, toml::table{});
+  return TableReader(*t, dotted(key), *file_, *resolved_->get_as<toml::table>(key));
+}
+
+std::vector<TableReader> TableReader::tables(std::string_view key, bool required) {
+  used_.insert(std::string(key));
+  const toml::node* n = table_->get(key);
+  std::vector<TableReader> out;
+  if (!n) {
+    if (required) need(key);
+    return out;
+  }
+  const auto* arr = n->as_array();
+  if (!arr || !arr->is_array_of_tables())
+    fail(key, fmt::format("expected an array of tables ([[{}]]), got {}", key, type_name(*n)));
+  toml::array mirror;
+  for (size_t i = 0; i < arr->size(); ++i) mirror.push_back(toml::table{});
+  resolved_->insert_or_assign(key, std::move(mirror));
+  auto* m = resolved_->get_as<toml::array>(key);
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const auto* t = arr->get(i)->as_table();
+    const auto nm = (*t)["name"].value<std::string>();
+    const std::string label = nm ? fmt::format("{}.{}", key, *nm) : fmt::format("{}[{}]", key, i);
+    out.emplace_back(*t, dotted(label), *file_, *m->get(i)->as_table());
+  }
+  return out;
+}
+
+const toml::node* TableReader::raw(std::string_view key) {
+  used_.insert(std::string(key));
+  const toml::node* n = table_->get(key);
+  if (n) resolved_->insert_or_assign(key, *n);
+  return n;
+}
+
+void TableReader::finish() const {
+  std::vector<std::string> known(used_.begin(), used_.end());
+  for (auto&& [k, v] : *table_) {
+    const std::string key(k.str());
+    if (used_.count(key)) continue;
+    std::string msg = fmt::format("unknown key '{}'", dotted(key));
+    if (auto c = closest(key, known)) msg += fmt::format(" (did you mean '{}'?)", *c);
+    const std::string file = file_of(key);
+    throw InputError(file, file.rfind("--set", 0) == 0 ? 0 : line_of(key), dotted(key), msg);
+  }
+}
+
+std::string to_toml(const toml::table& t) {
+  std::ostringstream os;
+  os << t << "\n";
+  return os.str();
+}
+
+// ---------------------------------------------------------------------------------------
+// Network section
+
+namespace {
+
+namespace iz = models::izhikevich;
+
+Step steps_of(TableReader& r, std::string_view key, double ms, double dt_ms) {
+  const auto s = steps_exact(ms, dt_ms);
+  if (!s) r.fail(key, fmt::format("{} ms is not a whole number of steps of dt = {} ms", ms, dt_ms));
+  return *s;
+}
+
+void check_delay(TableReader& r, std::string_view key, const Distribution& d, double dt_ms) {
+  using K = Distribution::Kind;
+  if (d.kind != K::constant && d.kind != K::uniform_int)
+    r.fail(key, "expected a constant delay or { dist = \"uniform_int\", low = .., high = .. } "
+                "(delays are whole numbers of steps)");
+  for (double ms : {d.p1, d.kind == K::uniform_int ? d.p2 : d.p1}) {
+    if (!(ms > 0)) r.fail(key, fmt::format("expected a delay > 0 ms, got {}", ms));
+    steps_of(r, key, ms, dt_ms);
+  }
+}
+
+PopulationSpec read_population(TableReader& r, std::set<std::string>& names) {
+  PopulationSpec p;
+  p.name = r.string("name");
+  if (p.name.empty() || p.name.find_first_of("/. ") != std::string::npos)
+    r.fail("name", "expected a non-empty name without '/', '.' or spaces");
+  if (!names.insert(p.name).second) r.fail("name", fmt::format("duplicate population '{}'", p.name));
+  const int64_t size = r.integer("size");
+  if (size <= 0 || size > (int64_t{1} << 30))
+    r.fail("size", fmt::format("expected 1 <= size <= 2^30 neurons, got {}", size));
+  p.size = static_cast<uint32_t>(size);
+  const std::string integ = r.choice(
+      "integrator", {"izhikevich2003", "izhikevich2003_clipped", "euler", "rk4", "dopri5"},
+      "izhikevich2003");
+  p.integrator = *iz::parse_integrator(integ);
+  const std::string het = r.choice(
+      "heterogeneity", {"none", "izhikevich2003_excitatory", "izhikevich2003_inhibitory"}, "none");
+  p.heterogeneity = het == "none" ? Heterogeneity::none
+                    : het == "izhikevich2003_excitatory" ? Heterogeneity::izhikevich2003_excitatory
+                                                         : Heterogeneity::izhikevich2003_inhibitory;
+  iz::Params base{0.02, 0.2, -65.0, 8.0};
+  if (r.has("preset")) {
+    const std::string name = r.choice("preset", {"RS", "IB", "CH", "FS", "LTS", "TC", "RZ"});
+    base = *iz::preset(name);
+  }
+  p.a = r.distribution("a", Distribution::constant_value(base.a));
+  p.b = r.distribution("b", Distribution::constant_value(base.b));
+  p.c_mV = r.distribution("c_mV", Distribution::constant_value(base.c_mV));
+  p.d = r.distribution("d", Distribution::constant_value(base.d));
+  p.v_peak_mV = r.number("v_peak_mV", 30.0);
+  p.v0_mV = r.distribution("v0_mV", Distribution::constant_value(-65.0));
+
+  TableReader syn = r.table("synapse");
+  const std::string kind = syn.choice("kind", {"delta", "exponential"}, "delta");
+  p.synapse.kind = kind == "delta" ? SynapseSpec::Kind::delta : SynapseSpec::Kind::exponential;
+  if (p.synapse.kind == SynapseSpec::Kind::exponential) {
+    p.synapse.tau_ms = syn.number("tau_ms", 5.0);
+    if (!(p.synapse.tau_ms > 0)) syn.fail("tau_ms", "expected tau_ms > 0");
+  }
+  syn.finish();
+
+  TableReader drive = r.table("drive");
+  p.drive.mean = drive.number("mean", 0.0);
+  p.drive.noise_sigma = drive.number("noise_sigma", 0.0);
+  if (p.drive.noise_sigma < 0) drive.fail("noise_sigma", "expected noise_sigma >= 0");
+  p.drive.poisson_rate_hz = drive.number("poisson_rate_hz", 0.0);
+  if (p.drive.poisson_rate_hz < 0) drive.fail("poisson_rate_hz", "expected a rate >= 0 Hz");
+  p.drive.poisson_weight = drive.number("poisson_weight", 0.0);
+  drive.finish();
+  r.finish();
+  return p;
+}
+
+uint32_t population_ref(TableReader& r, std::string_view key, const std::vector<PopulationSpec>& pops) {
+  const std::string name = r.string(key);
+  std::vector<std::string> names;
+  for (uint32_t i = 0; i < pops.size(); ++i) {
+    if (pops[i].name == name) return i;
+    names.push_back(pops[i].name);
+  }
+  std::string msg = fmt::format("no population named '{}'", name);
+  if (auto c = closest(name, names)) msg += fmt::format(" (did you mean '{}'?)", *c);
+  r.fail(key, msg);
+}
+
+ProjectionSpec read_projection(TableReader& r, const std::vector<PopulationSpec>& pops,
+                               double dt_ms, size_t index) {
+  ProjectionSpec p;
+  p.source = population_ref(r, "source", pops);
+  p.target = population_ref(r, "target", pops);
+  p.name = r.string("name", fmt::format("{}_to_{}_{}", pops[p.source].name, pops[p.target].name, index));
+  const std::string rule = r.choice(
+      "rule", {"all_to_all", "fixed_probability", "fixed_outdegree", "fixed_indegree", "explicit"});
+  using R = ProjectionSpec::Rule;
+  const uint32_t n_src = pops[p.source].size, n_tgt = pops[p.target].size;
+  p.allow_autapses = r.boolean("autapses", true);
+  p.allow_multapses = r.boolean("multapses", false);
+  const bool same = p.source == p.target;
+  if (rule == "all_to_all") {
+    p.rule = R::all_to_all;
+  } else if (rule == "fixed_probability") {
+    p.rule = R::fixed_probability;
+    p.probability = r.number("probability");
+    if (!(p.probability >= 0 && p.probability <= 1))
+      r.fail("probability", fmt::format("expected a probability in [0, 1], got {}", p.probability));
+  } else if (rule == "fixed_outdegree" || rule == "fixed_indegree") {
+    const bool out = rule == "fixed_outdegree";
+    p.rule = out ? R::fixed_outdegree : R::fixed_indegree;
+    const char* key = out ? "outdegree" : "indegree";
+    const int64_t k = r.integer(key);
+    const uint32_t candidates = (out ? n_tgt : n_src) - (same && !p.allow_autapses ? 1 : 0);
+    if (k < 0) r.fail(key, fmt::format("expected {} >= 0, got {}", key, k));
+    if (!p.allow_multapses && k > candidates)
+      r.fail(key, fmt::format("{} {} exceeds the {} distinct candidates (set multapses = true "
+                              "to allow repeats)", key, k, candidates));
+    p.degree = static_cast<uint32_t>(k);
+  } else {
+    p.rule = R::explicit_list;
+    const toml::node* n = r.raw("connections");
+    if (!n) r.fail("", "rule \"explicit\" needs connections = [[source, target, weight, delay_ms], ...]");
+    const auto* arr = n->as_array();
+    if (!arr) r.fail("connections", "expected an array of [source, target, weight, delay_ms]");
+    for (size_t i = 0; i < arr->size(); ++i) {
+      const auto* row = arr->get(i)->as_array();
+      auto num = [&](size_t j) -> std::optional<double> {
+        if (!row || j >= row->size()) return std::nullopt;
+        return row->get(j)->value<double>();
+      };
+      if (!row || row->size() != 4 || !num(0) || !num(1) || !num(2) || !num(3))
+        r.fail("connections", fmt::format("entry {}: expected [source, target, weight, delay_ms]", i));
+      ConnectionTriple c;
+      const double s = *num(0), t = *num(1);
+      if (s < 0 || s >= n_src || s != std::floor(s))
+        r.fail("connections", fmt::format("entry {}: source {} is not a neuron of '{}' (0..{})", i, s,
+                                          pops[p.source].name, n_src - 1));
+      if (t < 0 || t >= n_tgt || t != std::floor(t))
+        r.fail("connections", fmt::format("entry {}: target {} is not a neuron of '{}' (0..{})", i, t,
+                                          pops[p.target].name, n_tgt - 1));
+      c.source = static_cast<uint32_t>(s);
+      c.target = static_cast<uint32_t>(t);
+      c.weight = *num(2);
+      c.delay_ms = *num(3);
+      if (!(c.delay_ms > 0))
+        r.fail("connections", fmt::format("entry {}: expected a delay > 0 ms, got {}", i, c.delay_ms));
+      if (!steps_exact(c.delay_ms, dt_ms))
+        r.fail("connections", fmt::format("entry {}: delay {} ms is not a whole number of steps of "
+                                          "dt = {} ms", i, c.delay_ms, dt_ms));
+      p.connections.push_back(c);
+    }
+  }
+  if (p.rule != R::explicit_list) {
+    p.weight = r.distribution("weight", std::nullopt);
+    p.delay_ms = r.distribution("delay_ms", Distribution::constant_value(dt_ms));
+    check_delay(r, "delay_ms", p.delay_ms, dt_ms);
+  }
+  r.finish();
+  return p;
+}
+
+}  // namespace
+
+NetworkConfig read_network_config(TableReader& root) {
+  NetworkConfig out;
+  TableReader sim = root.table("simulation", true);
+  out.network.dt_ms = sim.number("dt_ms", 1.0);
+  if (!(out.network.dt_ms > 0)) sim.fail("dt_ms", fmt::format("expected dt_ms > 0, got {}", out.network.dt_ms));
+  out.run.duration_ms = sim.number("duration_ms");
+  if (!(out.run.duration_ms >= 0))
+    sim.fail("duration_ms", fmt::format("expected duration_ms >= 0, got {}", out.run.duration_ms));
+  steps_of(sim, "duration_ms", out.run.duration_ms, out.network.dt_ms);
+  const int64_t seed = sim.integer("seed", 1);
+  if (seed < 0) sim.fail("seed", "expected a seed >= 0");
+  out.run.seed = static_cast<uint64_t>(seed);
+  const int64_t threads = sim.integer("threads", 1);
+  if (threads < 1 || threads > 1024) sim.fail("threads", "expected 1 <= threads <= 1024");
+  out.run.threads = static_cast<int>(threads);
+  out.run.flush_interval_ms = sim.number("flush_interval_ms", 1000.0);
+  if (!(out.run.flush_interval_ms > 0)) sim.fail("flush_interval_ms", "expected a value > 0 ms");
+  sim.finish();
+
+  std::set<std::string> names;
+  auto pops = root.tables("population", true);
+  if (pops.empty()) root.fail("population", "expected at least one [[population]]");
+  for (auto& p : pops) out.network.populations.push_back(read_population(p, names));
+  auto projs = root.tables("projection");
+  for (size_t i = 0; i < projs.size(); ++i)
+    out.network.projections.push_back(
+        read_projection(projs[i], out.network.populations, out.network.dt_ms, i));
+
+  for (auto& t : root.tables("trace")) {
+    TraceSpec ts;
+    ts.population = population_ref(t, "population", out.network.populations);
+    const uint32_t n = out.network.populations[ts.population].size;
+    for (int64_t id : t.integers("node_ids")) {
+      if (id < 0 || id >= n)
+        t.fail("node_ids", fmt::format("{} is not a neuron of '{}' (0..{})", id,
+                                       out.network.populations[ts.population].name, n - 1));
+      ts.node_ids.push_back(static_cast<uint32_t>(id));
+    }
+    std::sort(ts.node_ids.begin(), ts.node_ids.end());
+    ts.node_ids.erase(std::unique(ts.node_ids.begin(), ts.node_ids.end()), ts.node_ids.end());
+    ts.start_ms = t.number("start_ms", 0.0);
+    ts.stop_ms = t.number("stop_ms", out.run.duration_ms);
+    if (!(ts.start_ms >= 0 && ts.stop_ms >= ts.start_ms))
+      t.fail("stop_ms", "expected 0 <= start_ms <= stop_ms");
+    steps_of(t, "start_ms", ts.start_ms, out.network.dt_ms);
+    steps_of(t, "stop_ms", ts.stop_ms, out.network.dt_ms);
+    t.finish();
+    out.run.traces.push_back(ts);
+  }
+  return out;
+}
+
+}  // namespace sim

@@ -1,0 +1,155 @@
+#pragma once
+// The network as the engine runs it: populations (neuron state as arrays) and
+// projections (synapses in CSR rows, split by thread-owned target ranges).
+//
+// Invariants the loop relies on:
+// - Every population is padded to a multiple of kBlock neurons, and thread partitions
+//   start at multiples of kBlock, so every neuron always goes through the same
+//   (vectorised) code path whatever the thread count: results are bitwise identical.
+// - A thread owns the target range [lo, hi) of every population: it alone updates those
+//   neurons and alone writes their ring-buffer entries, so delivery needs no atomics.
+// - Each target neuron receives its inputs in one fixed order (projection order, then
+//   ascending source id, then synapse order in the row), independent of the partition.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sim/spec.hpp"
+
+namespace sim {
+
+inline constexpr uint32_t kBlock = 64;
+
+inline uint32_t padded_size(uint32_t n) { return (n + kBlock - 1) / kBlock * kBlock; }
+
+// Thread partition of one population: thread t owns local ids [begin[t], begin[t+1]).
+struct Partition {
+  std::vector<uint32_t> begin;
+  uint32_t lo(int t) const { return begin[static_cast<size_t>(t)]; }
+  uint32_t hi(int t) const { return begin[static_cast<size_t>(t) + 1]; }
+};
+Partition make_partition(uint32_t padded, int n_parts);
+
+class Population {
+ public:
+  Population(const PopulationSpec& spec, uint32_t index, uint64_t seed, double dt_ms);
+
+  const std::string& name() const { return spec_.name; }
+  uint32_t size() const { return spec_.size; }
+  uint32_t padded() const { return padded_; }
+  uint32_t index() const { return index_; }
+  const PopulationSpec& spec() const { return spec_; }
+
+  // Make room for delays up to max_delay_steps (called while building projections).
+  void reserve_delay(uint32_t max_delay_steps);
+  uint32_t ring_slots() const { return ring_slots_; }
+
+  // Advances neurons [lo, hi) through step k and appends the ids that spiked (ascending)
+  // to spikes. Reads and clears ring slot k. `scratch` is per-thread workspace.
+  void advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>& spikes,
+               std::vector<double>& scratch);
+
+  // Ring buffer entry that receives charge arriving at step k for neuron i.
+  double* ring_slot(Step k) { return ring_.data() + (k & ring_mask_) * padded_; }
+
+  // State, as arrays (padded; entries >= size() are inert).
+  std::vector<double> v_mV, u;
+  std::vector<double> a, b, c_mV, d;
+  std::vector<double> i_syn;     // exponential synaptic current state
+  std::vector<double> input;     // total input current of the last step (for traces)
+  std::vector<double> external;  // extra current set by experiments; persists until changed
+  std::vector<double> noise_sigma;  // per neuron (padding has 0)
+  std::vector<double> drive_mean;   // per neuron constant current
+
+ private:
+  PopulationSpec spec_;
+  uint32_t index_;
+  uint32_t padded_;
+  uint64_t seed_;
+  double dt_ms_;
+  double syn_decay_ = 0.0;     // exp(-dt/tau) for exponential synapses
+  double charge_to_current_;   // delta: 1/dt; exponential: 1/tau
+  double poisson_lambda_ = 0;  // expected input spikes per neuron per step
+  uint32_t ring_slots_ = 1;
+  uint64_t ring_mask_ = 0;
+  std::vector<double> ring_;   // ring_slots_ x padded_
+};
+
+// Synapses of one projection. Rows by source neuron; a row is split into one piece per
+// thread partition of the target population (targets ascending within a piece).
+class Projection {
+ public:
+  Projection(const ProjectionSpec& spec, uint32_t index, const Population& source,
+             Population& target, uint64_t seed, double dt_ms, const Partition& target_partition);
+
+  const ProjectionSpec& spec() const { return spec_; }
+  uint32_t source() const { return spec_.source; }
+  uint32_t target() const { return spec_.target; }
+  uint64_t synapse_count() const { return n_synapses_; }
+  uint64_t memory_bytes() const;
+  uint32_t min_delay_steps() const { return min_delay_; }
+  uint32_t max_delay_steps() const { return max_delay_; }
+  bool dense() const { return dense_; }
+
+  // Adds the charge of every spike in `spikes` (source local ids, ascending) into the
+  // ring buffer of the target neurons in partition `part`, for spikes emitted at step k.
+  void deliver(int part, Step k, std::span<const uint32_t> spikes, Population& target) const;
+
+  // Number of synapses in the row of source s (all pieces).
+  uint32_t row_length(uint32_t s) const;
+
+  // All synapses as (source, target, weight, delay_steps), in source-major order: for tests,
+  // weight export and plasticity set-up (not for the hot path).
+  struct Synapse {
+    uint32_t source, target;
+    float weight;
+    uint32_t delay_steps;
+  };
+  std::vector<Synapse> synapses() const;
+
+ private:
+  struct Piece {  // one thread partition's share of every row
+    uint32_t lo = 0, hi = 0;               // target range
+    std::vector<uint32_t> row_begin;       // n_source + 1 (sparse layout)
+    std::vector<uint32_t> packed;          // target | delay << target_bits_ (sparse layout)
+    std::vector<float> weight;             // sparse: per synapse; dense: n_source x (hi - lo)
+  };
+  ProjectionSpec spec_;
+  uint32_t n_source_ = 0;
+  uint32_t n_target_ = 0;
+  uint64_t n_synapses_ = 0;
+  uint32_t target_bits_ = 0;
+  uint32_t target_mask_ = 0;
+  uint32_t min_delay_ = 1, max_delay_ = 1;
+  bool dense_ = false;  // all-to-all with one delay: a weight matrix, no target ids
+  std::vector<Piece> pieces_;
+};
+
+class Network {
+ public:
+  Network(const NetworkSpec& spec, uint64_t seed, int n_parts);
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  double dt_ms() const { return dt_ms_; }
+  int parts() const { return n_parts_; }
+  std::vector<Population>& populations() { return populations_; }
+  const std::vector<Population>& populations() const { return populations_; }
+  std::vector<Projection>& projections() { return projections_; }
+  const std::vector<Projection>& projections() const { return projections_; }
+  const Partition& partition(uint32_t population) const { return partitions_[population]; }
+  uint64_t synapse_count() const;
+  uint64_t synapse_memory_bytes() const;
+  uint32_t min_delay_steps() const;
+  int population_index(const std::string& name) const;  // -1 when absent
+
+ private:
+  double dt_ms_;
+  int n_parts_;
+  std::vector<Population> populations_;
+  std::vector<Partition> partitions_;
+  std::vector<Projection> projections_;
+};
+
+}  // namespace sim

@@ -1,0 +1,169 @@
+#include "sim/simulation.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <exception>
+
+namespace sim {
+
+Simulation::Simulation(const NetworkSpec& net, const RunSpec& run)
+    : run_spec_(run), threads_(std::max(1, run.threads)), network_(net, run.seed, threads_) {
+  const double flush = std::max(run.flush_interval_ms, net.dt_ms);
+  flush_interval_ = std::max<Step>(1, static_cast<Step>(std::llround(flush / net.dt_ms)));
+  const size_t n_pop = network_.populations().size();
+  spikes_.assign(n_pop, std::vector<std::vector<uint32_t>>(static_cast<size_t>(threads_)));
+  last_spikes_.assign(n_pop, {});
+  scratch_.assign(static_cast<size_t>(threads_), {});
+  for (const auto& proj : network_.projections()) {
+    const uint32_t n_src = network_.populations()[proj.source()].size();
+    std::vector<uint32_t> lengths(n_src);
+    for (uint32_t s = 0; s < n_src; ++s) lengths[s] = proj.row_length(s);
+    row_lengths_.push_back(std::move(lengths));
+  }
+  for (const auto& t : run.traces) {
+    const Step start = static_cast<Step>(std::llround(t.start_ms / net.dt_ms));
+    const Step stop = static_cast<Step>(std::llround(t.stop_ms / net.dt_ms));
+    trace_windows_.push_back({start, stop});
+    TraceInfo ti;
+    ti.population = t.population;
+    ti.node_ids = t.node_ids;
+    ti.start_step = start;
+    ti.stop_step = stop;
+    info_.traces.push_back(ti);
+  }
+  trace_v_.resize(run.traces.size());
+  trace_u_.resize(run.traces.size());
+  trace_i_.resize(run.traces.size());
+}
+
+void Simulation::begin(const std::string& experiment, const std::string& config_toml,
+                       Step planned_steps) {
+  info_.seed = run_spec_.seed;
+  info_.dt_ms = network_.dt_ms();
+  info_.n_steps = planned_steps;
+  info_.threads = threads_;
+  info_.experiment = experiment;
+  info_.config_toml = config_toml;
+  info_.populations.clear();
+  for (const auto& p : network_.populations()) info_.populations.push_back({p.name(), p.size()});
+  for (Sink* s : sinks_) s->begin(info_);
+}
+
+void Simulation::end(bool complete) {
+  for (Sink* s : sinks_) s->end(now_, complete);
+}
+
+void Simulation::record(Step k) {
+  auto& pops = network_.populations();
+  for (uint32_t p = 0; p < pops.size(); ++p) {
+    auto& last = last_spikes_[p];
+    last.clear();
+    for (const auto& part : spikes_[p]) last.insert(last.end(), part.begin(), part.end());
+    total_spikes_ += last.size();
+    for (size_t j = 0; j < network_.projections().size(); ++j) {
+      const auto& proj = network_.projections()[j];
+      if (proj.source() != p) continue;
+      for (uint32_t s : last) synaptic_events_ += row_lengths_[j][s];
+    }
+    if (!last.empty())
+      for (Sink* s : sinks_) s->spikes(k, p, last);
+  }
+  for (size_t t = 0; t < info_.traces.size(); ++t) {
+    const auto [start, stop] = trace_windows_[t];
+    if (k < start || k >= stop) continue;
+    const TraceInfo& ti = info_.traces[t];
+    const Population& pop = pops[ti.population];
+    auto& v = trace_v_[t];
+    auto& u = trace_u_[t];
+    auto& in = trace_i_[t];
+    v.clear(), u.clear(), in.clear();
+    for (uint32_t id : ti.node_ids) {
+      v.push_back(pop.v_mV[id]);
+      u.push_back(pop.u[id]);
+      in.push_back(pop.input[id]);
+    }
+    for (Sink* s : sinks_) s->trace(k, static_cast<uint32_t>(t), v, u, in);
+  }
+}
+
+bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
+  auto last_report = t0;
+  const Step first = now_;
+  const Step last = now_ + n_steps;
+  const uint64_t spikes_before = total_spikes_;
+  uint64_t neurons = 0;
+  for (const auto& p : network_.populations()) neurons += p.size();
+  bool stopped = false;
+  std::exception_ptr failure;
+  auto& pops = network_.populations();
+  auto& projs = network_.projections();
+
+  auto report = [&](Step k) {
+    if (!progress_) return;
+    ProgressReport r;
+    r.done = k - first;
+    r.total = n_steps;
+    r.wall_s = std::chrono::duration<double>(clock::now() - t0).count();
+    r.model_ms = static_cast<double>(r.done) * network_.dt_ms();
+    r.spikes = total_spikes_ - spikes_before;
+    r.neurons = neurons;
+    progress_(r);
+  };
+
+#pragma omp parallel num_threads(threads_)
+  {
+    const int tid = omp_get_thread_num();
+    for (Step k = first; k < last; ++k) {
+      if (hook_) {
+#pragma omp single
+        hook_(k);
+        // implicit barrier of single: external currents are set before anyone advances
+      }
+      for (uint32_t p = 0; p < pops.size(); ++p) {
+        auto& mine = spikes_[p][static_cast<size_t>(tid)];
+        mine.clear();
+        const Partition& part = network_.partition(p);
+        pops[p].advance(k, part.lo(tid), part.hi(tid), mine, scratch_[static_cast<size_t>(tid)]);
+      }
+#pragma omp barrier
+      for (const auto& proj : projs) {
+        Population& target = pops[proj.target()];
+        for (const auto& part_spikes : spikes_[proj.source()])
+          proj.deliver(tid, k, part_spikes, target);
+      }
+#pragma omp master
+      try {
+        record(k);
+        now_ = k + 1;
+        const bool epoch_end = (now_ - first) % flush_interval_ == 0 || now_ == last;
+        if (epoch_end)
+          for (Sink* s : sinks_) s->epoch_done(now_);
+        const auto t = clock::now();
+        if (progress_ && (std::chrono::duration<double>(t - last_report).count() >=
+                              progress_interval_s_ ||
+                          now_ == last)) {
+          last_report = t;
+          report(now_);
+        }
+        if (stop && stop->load(std::memory_order_relaxed)) stopped = true;
+      } catch (...) {
+        // An exception must not cross the parallel region: keep it, stop, rethrow below.
+        failure = std::current_exception();
+        stopped = true;
+      }
+#pragma omp barrier
+      if (stopped) break;
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+  if (stopped)
+    for (Sink* s : sinks_) s->epoch_done(now_);
+  return !stopped;
+}
+
+}  // namespace sim

@@ -1,0 +1,100 @@
+#pragma once
+// The simulation loop.
+//
+// Phases of one step k (all threads, each on its own neuron/target range):
+//   0  hook       — experiments set external currents for step k (one thread, then barrier)
+//   1  advance    — every neuron integrates step k with the charge that arrived for k;
+//                   spikes of step k are collected per thread (ascending ids)      barrier
+//   2  deliver    — each thread walks every spike's CSR row piece for its own target range
+//                   and adds charge into ring slot k + delay (delay >= 1, so slot k + d is
+//                   never the slot being read in step k)
+//   3  record     — one thread hands step k's spikes and traces to the sinks, while the
+//                   others deliver (sinks only read the spike lists)               barrier
+// An epoch is flush_interval steps: at its end the sinks flush (a crash loses at most one
+// epoch), progress is reported and a stop request (Ctrl-C) is honoured. With shared memory
+// and delivery every step, the min_delay epochs of distributed simulators are not needed
+// for correctness; min_delay_steps() is kept for the distributed engine.
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "sim/network.hpp"
+#include "sim/sink.hpp"
+#include "sim/spec.hpp"
+
+namespace sim {
+
+// Reports progress; called from one thread at epoch ends.
+struct ProgressReport {
+  Step done = 0;            // steps simulated in this run() call
+  Step total = 0;           // steps requested in this run() call
+  double wall_s = 0.0;      // wall time spent in this run() call
+  double model_ms = 0.0;    // model time simulated in this run() call
+  uint64_t spikes = 0;      // spikes emitted in this run() call
+  uint64_t neurons = 0;     // neurons in the network (for the mean rate)
+};
+using ProgressFn = std::function<void(const ProgressReport&)>;
+
+class Simulation {
+ public:
+  Simulation(const NetworkSpec& net, const RunSpec& run);
+  Simulation(const Simulation&) = delete;
+  Simulation& operator=(const Simulation&) = delete;
+
+  Network& network() { return network_; }
+  const Network& network() const { return network_; }
+  double dt_ms() const { return network_.dt_ms(); }
+  Step now() const { return now_; }
+  int threads() const { return threads_; }
+
+  void add_sink(Sink* sink) { sinks_.push_back(sink); }
+  // Called by one thread at the start of every step, before any neuron advances.
+  void set_step_hook(std::function<void(Step)> hook) { hook_ = std::move(hook); }
+  void set_progress(ProgressFn fn, double interval_s) {
+    progress_ = std::move(fn);
+    progress_interval_s_ = interval_s;
+  }
+
+  // Announces the run to the sinks. experiment/config_toml go into RunInfo.
+  void begin(const std::string& experiment, const std::string& config_toml, Step planned_steps);
+  // Simulates n_steps more steps. Returns false when stopped early by *stop.
+  bool run(Step n_steps, const std::atomic<bool>* stop = nullptr);
+  // Ends the run for the sinks; complete = false marks an interrupted run.
+  void end(bool complete);
+
+  // Spikes of the last simulated step per population (ascending local ids).
+  const std::vector<uint32_t>& last_spikes(uint32_t population) const {
+    return last_spikes_[population];
+  }
+  uint64_t total_spikes() const { return total_spikes_; }
+  // Synaptic events delivered so far (spikes x synapses of their rows).
+  uint64_t synaptic_events() const { return synaptic_events_; }
+
+ private:
+  void record(Step k);
+
+  RunSpec run_spec_;
+  int threads_;
+  Network network_;
+  Step now_ = 0;
+  Step flush_interval_ = 1000;
+  std::vector<Sink*> sinks_;
+  std::function<void(Step)> hook_;
+  ProgressFn progress_;
+  double progress_interval_s_ = 0.5;
+  RunInfo info_;
+  // spikes_[population][thread]: spikes of the current step, per thread range.
+  std::vector<std::vector<std::vector<uint32_t>>> spikes_;
+  std::vector<std::vector<uint32_t>> last_spikes_;
+  std::vector<std::vector<double>> scratch_;  // per thread
+  // events per source neuron per projection, for the synaptic-event count
+  std::vector<std::vector<uint32_t>> row_lengths_;
+  uint64_t total_spikes_ = 0;
+  uint64_t synaptic_events_ = 0;
+  // trace buffers
+  std::vector<std::vector<double>> trace_v_, trace_u_, trace_i_;
+  std::vector<std::pair<Step, Step>> trace_windows_;
+};
+
+}  // namespace sim
