@@ -148,7 +148,7 @@ enum class Mode { learn, recognise };
 struct Selection {
   Code code;
   double G = 0;    // familiarity (step 4)
-  double eta = 1;  // expansion (step 5); 1 in recognition mode is not used
+  double eta = 1;  // expansion (step 5); left at 1 in recognition mode, which skips steps 5-7
 };
 
 // Scratch buffers reused across selections so the hot path does not allocate.

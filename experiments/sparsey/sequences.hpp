@@ -12,6 +12,8 @@
 // Items are random SDRs: fresh for every position (alphabet_size = 0), or drawn from an
 // alphabet of alphabet_size SDRs, so that items recur in different contexts (their codes
 // then differ with context: the H factor is 0 in a novel context, G = 0, a fresh code).
+// With an alphabet, sequences that start with the same item share their first code (no H
+// input, G = 1), so H-only replay cannot tell them apart: that loss is by construction.
 //
 // Default settings: similarity_preset() with horizontal weights and lambda_U = 10, 1,000
 // bits, 50 active. Why lambda_U = 10: with lambda_U = 1 a 20x20 field's U input saturates
