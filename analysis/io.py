@@ -689,6 +689,12 @@ def read_sweep_index(folder: str | os.PathLike) -> SweepIndex:
                                              what=f"/points/{name}")
                 data = ds[()]
                 columns[name] = _string_array(data) if ds.dtype.kind in "OSU" else data
+        # HDF5 lists members alphabetically; index.csv's header keeps the sweep's order.
+        if os.path.exists(csv_path):
+            with open(csv_path, newline="", encoding="utf-8") as fh:
+                header = next(csv.reader(fh), [])
+            rank = {name: k for k, name in enumerate(header)}
+            columns = dict(sorted(columns.items(), key=lambda kv: rank.get(kv[0], len(rank))))
     elif os.path.exists(csv_path):
         source = csv_path
         with open(csv_path, newline="", encoding="utf-8") as fh:
