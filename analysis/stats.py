@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 from scipy import signal
 
-from .io import SpikeFile, Spikes
+from .io import DEFAULT_CHUNK, SpikeFile, Spikes
 
 # Frequency bands of the Izhikevich (2003) network's rhythms (IEEE TNN 14:1569, Fig. 3):
 # alpha around 10 Hz and gamma around 40 Hz.
@@ -225,7 +225,8 @@ def _nan_stat(f, x: np.ndarray) -> float | None:
 
 def summarize(spike_file: SpikeFile, populations: Sequence[str] | None = None,
               t_start_ms: float | None = None, t_stop_ms: float | None = None,
-              fano_bin_ms: float = 10.0, min_spikes: int = 3) -> dict:
+              fano_bin_ms: float = 10.0, min_spikes: int = 3,
+              chunk_size: int = DEFAULT_CHUNK) -> dict:
     """Spike counts, rates, CVs and population Fano factors per population.
 
     by_time populations are streamed chunk by chunk; other orders are read (window
@@ -247,7 +248,7 @@ def summarize(spike_file: SpikeFile, populations: Sequence[str] | None = None,
         n = spike_file.size(pop)
         acc = _Accumulator(n, edges)
         if spike_file.sorting.get(pop, "by_time") == "by_time":
-            for times, ids in spike_file.iter_chunks(pop, t0, t1):
+            for times, ids in spike_file.iter_chunks(pop, t0, t1, chunk_size):
                 acc.add(times, ids)
         else:
             s = spike_file.read(pop, t0, t1)
