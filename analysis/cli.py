@@ -243,23 +243,32 @@ def _read_spikes(args):
         return f.read_all(_populations(args.population), args.t_start, args.t_stop)
 
 
+def _stream_counts(args, bin_ms: float = 1.0):
+    """Per-population Counts read chunk by chunk: memory follows neurons and bins."""
+    from .stats import count_spikes_streamed
+    with SpikeFile(args.file) as f:
+        t0, t1 = f.window(args.t_start, args.t_stop)
+        return {p: count_spikes_streamed(f, p, t0, t1, bin_ms)
+                for p in f.select(_populations(args.population))}
+
+
 def cmd_rate(args) -> None:
     from .plots import plot_rate
     out = _output(args, "rate")
-    spikes = _read_spikes(args)
-    fig, data = plot_rate(spikes, args.bin_ms, args.smooth_ms, args.segment_ms, args.max_freq,
+    counts = _stream_counts(args, args.bin_ms)
+    fig, data = plot_rate(counts, args.bin_ms, args.smooth_ms, args.segment_ms, args.max_freq,
                           spectrum=not args.no_spectrum, title=args.title)
     for pop, d in data.items():
         peaks = "  ".join(f"{band} peak {f:.1f} Hz" for band, (f, _) in d["peaks"].items()
                           if math.isfinite(f))
-        print(f"{pop}: mean rate {d['rate_hz'].mean():.3g} Hz  {peaks}")
+        print(f"{pop}: mean rate {counts[pop].rate_hz.mean():.3g} Hz  {peaks}")
     _save(fig, args, out)
 
 
 def cmd_rate_hist(args) -> None:
     from .plots import plot_rate_histogram
     out = _output(args, "rate_hist")
-    fig, _ = plot_rate_histogram(_read_spikes(args), args.bins, args.title)
+    fig, _ = plot_rate_histogram(_stream_counts(args), args.bins, args.title)
     _save(fig, args, out)
 
 

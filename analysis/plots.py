@@ -49,7 +49,7 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> str:
     return path
 
 
-def _window_label(spikes: Mapping[str, Spikes]) -> str:
+def _window_label(spikes: Mapping) -> str:
     s = next(iter(spikes.values()))
     return f"[{s.t_start_ms:g}, {s.t_stop_ms:g}) ms"
 
@@ -115,21 +115,32 @@ def plot_raster(spikes: Mapping[str, Spikes], max_neurons: int = 2000,
 
 # --------------------------------------------------------------------------- rate, spectrum
 
-def rate_data(spikes: Mapping[str, Spikes], bin_ms: float = 1.0, smooth_ms: float = 0.0,
-              segment_ms: float = 1000.0) -> dict:
+def _counts(source, bin_ms: float) -> stats.Counts:
+    if isinstance(source, stats.Counts):
+        if not math.isclose(source.bin_ms, bin_ms):
+            raise ValueError(f"counts were binned at {source.bin_ms} ms, not {bin_ms} ms")
+        return source
+    return stats.count_spikes(source, bin_ms)
+
+
+def rate_data(spikes: Mapping[str, Spikes | stats.Counts], bin_ms: float = 1.0,
+              smooth_ms: float = 0.0, segment_ms: float = 1000.0) -> dict:
+    """Per population: bin edges, rate (smoothed if asked), Welch spectrum of the
+    unsmoothed rate (smoothing would filter out gamma) and the alpha and gamma peaks.
+    Values may be Spikes or streamed stats.Counts binned at bin_ms."""
     data = {}
-    for pop, s in spikes.items():
-        edges, rate = stats.population_rate(s, bin_ms, smooth_ms)
-        # The spectrum is of the unsmoothed rate: smoothing would filter out gamma.
-        raw = stats.population_rate(s, bin_ms)[1] if smooth_ms > 0 else rate
+    for pop, source in spikes.items():
+        c = _counts(source, bin_ms)
+        raw = c.rate_hz
         freqs, psd = stats.rate_spectrum(raw, bin_ms, segment_ms)
         peaks = {band: stats.band_peak(freqs, psd, lims) for band, lims in stats.BANDS_HZ.items()}
-        data[pop] = {"edges_ms": edges, "rate_hz": rate, "freqs_hz": freqs, "psd": psd,
-                     "peaks": peaks}
+        data[pop] = {"edges_ms": c.edges_ms,
+                     "rate_hz": stats.gaussian_smooth(raw, smooth_ms / bin_ms),
+                     "freqs_hz": freqs, "psd": psd, "peaks": peaks}
     return data
 
 
-def plot_rate(spikes: Mapping[str, Spikes], bin_ms: float = 1.0, smooth_ms: float = 0.0,
+def plot_rate(spikes: Mapping[str, Spikes | stats.Counts], bin_ms: float = 1.0, smooth_ms: float = 0.0,
               segment_ms: float = 1000.0, max_freq_hz: float = 100.0,
               spectrum: bool = True, title: str | None = None):
     """Population rate over time and (below) its Welch power spectrum with the alpha and
@@ -163,16 +174,17 @@ def plot_rate(spikes: Mapping[str, Spikes], bin_ms: float = 1.0, smooth_ms: floa
 
 # --------------------------------------------------------------------------- rate histogram
 
-def rate_histogram_data(spikes: Mapping[str, Spikes], bins: int = 30) -> dict:
+def rate_histogram_data(spikes: Mapping[str, Spikes | stats.Counts], bins: int = 30) -> dict:
     """Per-neuron rates and their histogram, on edges shared by all populations."""
-    rates = {p: stats.firing_rates(s) for p, s in spikes.items()}
+    rates = {p: s.neuron_rates_hz if isinstance(s, stats.Counts) else stats.firing_rates(s)
+             for p, s in spikes.items()}
     top = max((float(r.max()) for r in rates.values() if r.size), default=0.0)
     edges = np.linspace(0.0, top if top > 0 else 1.0, bins + 1)
     return {p: {"rates_hz": r, "edges_hz": edges, "counts": np.histogram(r, edges)[0]}
             for p, r in rates.items()}
 
 
-def plot_rate_histogram(spikes: Mapping[str, Spikes], bins: int = 30,
+def plot_rate_histogram(spikes: Mapping[str, Spikes | stats.Counts], bins: int = 30,
                         title: str | None = None):
     data = rate_histogram_data(spikes, bins)
     fig = Figure(figsize=(7, 4.5))

@@ -91,6 +91,52 @@ def firing_rates(spikes: Spikes) -> np.ndarray:
     return counts / (spikes.duration_ms * 1e-3)
 
 
+@dataclass
+class Counts:
+    """Spike counts of one population in [t_start_ms, t_stop_ms): per neuron and per bin
+    of bin_ms. All the rate figures need, in memory O(neurons + bins)."""
+
+    population: str
+    n_neurons: int
+    t_start_ms: float
+    t_stop_ms: float
+    bin_ms: float
+    edges_ms: np.ndarray
+    bin_counts: np.ndarray
+    neuron_counts: np.ndarray
+
+    @property
+    def rate_hz(self) -> np.ndarray:
+        """Mean rate per neuron in each bin."""
+        return self.bin_counts / (max(self.n_neurons, 1) * self.bin_ms * 1e-3)
+
+    @property
+    def neuron_rates_hz(self) -> np.ndarray:
+        return self.neuron_counts / ((self.t_stop_ms - self.t_start_ms) * 1e-3)
+
+
+def count_spikes(spikes: Spikes, bin_ms: float = 1.0) -> Counts:
+    edges = bin_edges(spikes.t_start_ms, spikes.t_stop_ms, bin_ms)
+    return Counts(spikes.population, spikes.n_neurons, spikes.t_start_ms, spikes.t_stop_ms,
+                  bin_ms, edges, bin_counts(spikes.times_ms, edges),
+                  np.bincount(spikes.node_ids, minlength=spikes.n_neurons))
+
+
+def count_spikes_streamed(spike_file: SpikeFile, population: str,
+                          t_start_ms: float | None = None, t_stop_ms: float | None = None,
+                          bin_ms: float = 1.0, chunk_size: int = DEFAULT_CHUNK) -> Counts:
+    """The same numbers as count_spikes(spike_file.read(...)), chunk by chunk."""
+    t0, t1 = spike_file.window(t_start_ms, t_stop_ms)
+    n = spike_file.size(population)
+    edges = bin_edges(t0, t1, bin_ms)
+    per_bin = np.zeros(edges.size - 1, np.int64)
+    per_neuron = np.zeros(n, np.int64)
+    for times, ids in spike_file.iter_chunks(population, t0, t1, chunk_size):
+        per_bin += bin_counts(times, edges)
+        per_neuron += np.bincount(ids, minlength=n)
+    return Counts(population, n, t0, t1, bin_ms, edges, per_bin, per_neuron)
+
+
 # --------------------------------------------------------------------------- ISI, CV, Fano
 
 def _by_neuron(times_ms: np.ndarray, node_ids: np.ndarray):

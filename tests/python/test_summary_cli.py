@@ -130,3 +130,32 @@ def test_export_command(tmp_path, pops, capsys):
     times, ids, _ = pops["inh"]
     assert z["times_ms"].size == int(np.sum(times < 1000.0))
     assert f"wrote {z['times_ms'].size} spikes" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("sorting", ["by_time", "none"])
+def test_streamed_counts_feed_the_rate_figures(tmp_path, pops, sorting):
+    from analysis import plots, stats
+    path = write_spike_file(tmp_path / "s.h5", pops, sorting=sorting, duration_ms=3000.0,
+                            chunk=64)
+    with SpikeFile(path) as f:
+        c = stats.count_spikes_streamed(f, "exc", 100.0, 2900.0, bin_ms=4.0, chunk_size=64)
+    times, ids, n = pops["exc"]
+    m = (times >= 100.0) & (times < 2900.0)
+    edges = np.arange(100.0, 2900.0 + 1e-9, 4.0)
+    np.testing.assert_array_equal(c.edges_ms, edges)
+    np.testing.assert_array_equal(c.bin_counts, np.histogram(times[m], edges)[0])
+    np.testing.assert_array_equal(c.neuron_counts, [np.sum(ids[m] == i) for i in range(n)])
+    _, data = plots.plot_rate({"exc": c}, bin_ms=4.0)
+    np.testing.assert_allclose(data["exc"]["rate_hz"],
+                               np.histogram(times[m], edges)[0] / (n * 4e-3), rtol=1e-12)
+    _, hist = plots.plot_rate_histogram({"exc": c})
+    np.testing.assert_allclose(hist["exc"]["rates_hz"], c.neuron_counts / 2.8, rtol=1e-12)
+
+
+def test_every_subcommand_has_help(capsys):
+    from analysis.cli import COMMANDS
+    for name in COMMANDS:
+        with pytest.raises(SystemExit) as info:
+            main([name, "--help"])
+        assert info.value.code == 0
+        assert f"analysis {name}" in capsys.readouterr().out
