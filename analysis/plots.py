@@ -140,7 +140,8 @@ def rate_data(spikes: Mapping[str, Spikes | stats.Counts], bin_ms: float = 1.0,
     return data
 
 
-def plot_rate(spikes: Mapping[str, Spikes | stats.Counts], bin_ms: float = 1.0, smooth_ms: float = 0.0,
+def plot_rate(spikes: Mapping[str, Spikes | stats.Counts], bin_ms: float = 1.0,
+              smooth_ms: float = 0.0,
               segment_ms: float = 1000.0, max_freq_hz: float = 100.0,
               spectrum: bool = True, title: str | None = None):
     """Population rate over time and (below) its Welch power spectrum with the alpha and

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from analysis import io as aio
-from analysis.errors import AnalysisInputError
 from sonata_files import order_spikes, poisson_spikes, write_spike_file, write_sweep
 
 

@@ -3,13 +3,12 @@ independently in the test (loops over spikes, np.histogram, a hand-written Welch
 estimator), and the figure files themselves."""
 
 import math
-import os
 
 import numpy as np
 import pytest
 
 from analysis import plots, stats
-from analysis.io import SpikeFile, Spikes, read_sweep_index, read_traces
+from analysis.io import Spikes, read_sweep_index, read_traces
 from sonata_files import poisson_spikes, write_spike_file, write_sweep
 
 
@@ -99,7 +98,8 @@ def modulated_population(rng, n, duration_ms, dt_ms=1.0):
     """Inhomogeneous Poisson neurons sharing r(t) = 10 Hz (1 + 0.6 sin 2π·10t +
     0.6 sin 2π·40t): alpha (10 Hz) and gamma (40 Hz) rhythms by construction."""
     t = np.arange(0.0, duration_ms, dt_ms)
-    r = 10.0 * (1 + 0.6 * np.sin(2 * np.pi * 10 * t / 1000) + 0.6 * np.sin(2 * np.pi * 40 * t / 1000))
+    s = t / 1000.0
+    r = 10.0 * (1 + 0.6 * np.sin(2 * np.pi * 10 * s) + 0.6 * np.sin(2 * np.pi * 40 * s))
     fired = rng.random((t.size, n)) < np.clip(r, 0, None)[:, None] * dt_ms * 1e-3
     steps, ids = np.nonzero(fired)
     return t[steps], ids
