@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libhdf5-dev libboost-dev libfmt-dev doctest-dev libtomlplusplus-dev libcli11-dev librandom123-dev zlib1g-dev
   python3-h5py python3-numpy python3-scipy python3-matplotlib python3-pytest python3-sklearn
+  python3-bmtk python3-neo
 )
 
 missing=()
