@@ -9,6 +9,13 @@ namespace sim::h5 {
 
 namespace {
 
+// HDF5 1.10 crashes in its exit handler (H5_term_library -> H5F__close_cb) when a file
+// failed to close, as it does after the disk filled up: the user would see a segfault
+// instead of our message and exit code 2. Every file here is closed by its Handle, so the
+// handler has nothing left to do; switching it off must happen before the process's
+// first HDF5 call, hence at static initialisation.
+[[maybe_unused]] const bool hdf5_exit_handler_off = (H5dont_atexit() >= 0);
+
 // The description HDF5 recorded closest to where an error happened (for a failed open:
 // "unable to open file: name = '...', errno = 2, error message = 'No such file or
 // directory'..."). Empty when the stack is empty.
@@ -555,7 +562,7 @@ Dataset Group::open_dataset(std::string_view path) const {
 
 // ---- File -----------------------------------------------------------------------------
 
-File File::create(const std::string& file_name, bool readers_while_writing) {
+File File::create(const std::string& file_name) {
   silence_error_printing();
   // Say what is wrong with the folder in plain words before HDF5 tries.
   namespace fs = std::filesystem;
@@ -567,8 +574,7 @@ File File::create(const std::string& file_name, bool readers_while_writing) {
   if (fs::exists(fs::path(file_name), ec))
     throw Error(file_name + ": cannot create the file: it exists already");
   Handle fapl = own(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, file_name, "creating a property list");
-  if (readers_while_writing)
-    check(H5Pset_file_locking(fapl.get(), false, true), file_name, "switching file locking off");
+  check(H5Pset_file_locking(fapl.get(), false, true), file_name, "switching file locking off");
   Handle file = own(H5Fcreate(file_name.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get()),
                     H5Fclose, file_name, "cannot create the file");
   return File(std::move(file), file_name, "/");
@@ -576,8 +582,6 @@ File File::create(const std::string& file_name, bool readers_while_writing) {
 
 File File::open_read_only(const std::string& file_name) {
   silence_error_printing();
-  // Readers take no lock either: our writers never lock (see create), and HDF5 refuses to
-  // open one file twice in a process with different locking settings.
   Handle fapl = own(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, file_name, "creating a property list");
   check(H5Pset_file_locking(fapl.get(), false, true), file_name, "switching file locking off");
   Handle file = own(H5Fopen(file_name.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose, file_name,

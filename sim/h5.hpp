@@ -185,12 +185,16 @@ class Group : public Object {
 
 class File : public Group {
  public:
+  // Files are opened without HDF5's file locks. HDF5 normally locks a file it writes, so
+  // no other process can even open it until it is closed; without the lock, other
+  // processes may open a growing file read-only (to watch a long run) and see it as it
+  // was at the last flush(). Such a reader may catch a write in progress and fail; it
+  // should retry. Two writers cannot collide: create() never opens an existing file.
+  // (HDF5 also refuses to open one file twice in a process with different lock settings,
+  // so the layer uses one setting throughout.)
+  //
   // Creates a new file; fails when it exists already or the folder is missing/unwritable.
-  // HDF5 normally locks a file it writes, so no other process can even open it until it
-  // is closed. With `readers_while_writing`, it does not: other processes may open the
-  // file read-only while it grows (to watch a long run), and see it as it was at the last
-  // flush(). Such a reader may catch a write in progress and fail; it should retry.
-  static File create(const std::string& file_name, bool readers_while_writing = false);
+  static File create(const std::string& file_name);
   static File open_read_only(const std::string& file_name);
 
   // Writes every buffered piece of data and metadata to the file (H5Fflush).

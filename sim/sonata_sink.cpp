@@ -32,7 +32,7 @@ void check_population_name(const std::string& file, const std::string& name) {
 }  // namespace
 
 SonataSink::SonataSink(const std::string& path, SonataSinkOptions options)
-    : path_(path), options_(options), file_(h5::File::create(path, /*readers_while_writing=*/true)) {
+    : path_(path), options_(options), file_(h5::File::create(path)) {
   if (options_.chunk_spikes == 0 || options_.chunk_trace_values == 0)
     throw std::invalid_argument(path + ": chunk sizes must be > 0");
   file_.write_attribute("magic", sonata_magic);

@@ -47,9 +47,17 @@ struct RawId {
   ~RawId() { close(id); }
 };
 
-RawId raw_open(const fs::path& file) {
-  return RawId(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+// Opened without a file lock, like sim::h5 does (HDF5 refuses mixed lock settings for
+// one file in one process).
+hid_t raw_open_id(const fs::path& file) {
+  const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_file_locking(fapl, false, true);
+  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, fapl);
+  H5Pclose(fapl);
+  return f;
 }
+
+RawId raw_open(const fs::path& file) { return RawId(raw_open_id(file), H5Fclose); }
 
 RawId raw_attr(hid_t loc, const char* object, const char* name) {
   REQUIRE_MESSAGE(H5Aexists_by_name(loc, object, name, H5P_DEFAULT) > 0, object, " @", name);
@@ -508,7 +516,7 @@ TEST_CASE("a full disk during a run is a clear error, and the file stays incompl
   MESSAGE("full-disk message: ", message);
   // What is left is either unreadable or says complete = 0: never a file that looks done.
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  const hid_t f = raw_open_id(file);
   if (f >= 0) {
     CHECK(raw_attr_scalar<uint8_t>(f, "/run", "complete", H5T_NATIVE_UINT8) == 0);
     H5Fclose(f);
@@ -602,13 +610,15 @@ TEST_CASE("h5 layer: attributes replace, appendable datasets grow across chunks"
     CHECK_THROWS_WITH_AS(f.open_group("nope"), doctest::Contains("data.h5:/nope: no such group"),
                          sim::h5::Error);
   }
-  RawId f = raw_open(file);
-  CHECK(raw_attr_scalar<uint32_t>(f.id, "/a/b/c", "x", H5T_NATIVE_UINT32) == 8);
-  CHECK(attr_type_is(f.id, "/a/b/c", "y", H5T_NATIVE_DOUBLE));
-  CHECK(raw_attr_scalar<double>(f.id, "/a/b/c", "y", H5T_NATIVE_DOUBLE) == 2.5);
-  std::vector<uint64_t> squares;
-  for (uint64_t v = 0; v < 10; ++v) squares.push_back(v * v);
-  CHECK(raw_dataset<uint64_t>(f.id, "/a/b/c/grow", H5T_NATIVE_UINT64) == squares);
+  {
+    RawId f = raw_open(file);
+    CHECK(raw_attr_scalar<uint32_t>(f.id, "/a/b/c", "x", H5T_NATIVE_UINT32) == 8);
+    CHECK(attr_type_is(f.id, "/a/b/c", "y", H5T_NATIVE_DOUBLE));
+    CHECK(raw_attr_scalar<double>(f.id, "/a/b/c", "y", H5T_NATIVE_DOUBLE) == 2.5);
+    std::vector<uint64_t> squares;
+    for (uint64_t v = 0; v < 10; ++v) squares.push_back(v * v);
+    CHECK(raw_dataset<uint64_t>(f.id, "/a/b/c/grow", H5T_NATIVE_UINT64) == squares);
+  }
 
   // And the wrapper's readers agree with what was written.
   sim::h5::File r = sim::h5::File::open_read_only(file.string());
