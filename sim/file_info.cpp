@@ -46,7 +46,8 @@ std::string attribute_text(const h5::Object& object, const std::string& name) {
     const std::string text = object.read_string_attribute(name);
     const auto lines = std::count(text.begin(), text.end(), '\n');
     if (lines > 0 || text.size() > 60)
-      return fmt::format("({} lines of text)", lines + (text.empty() || text.back() == '\n' ? 0 : 1));
+      return fmt::format("({} lines of text)",
+                         lines + (text.empty() || text.back() == '\n' ? 0 : 1));
     return text;
   }
   if (type.rfind("float", 0) == 0 && type.find('[') == std::string::npos)
@@ -105,7 +106,8 @@ std::string describe_spike_file(const std::string& path) {
           progress += fmt::format(" of {} planned", run->read_attribute<uint64_t>("steps_planned"));
       }
       out += fmt::format(
-          "  status: *** INCOMPLETE *** the run did not finish (still running, crashed or interrupted){}.\n"
+          "  status: *** INCOMPLETE *** the run did not finish (still running, crashed or "
+          "interrupted){}.\n"
           "          Spikes up to the last flushed epoch are valid; do not treat this as a "
           "full run.\n",
           progress);
@@ -125,8 +127,8 @@ std::string describe_spike_file(const std::string& path) {
       sizes = run->open_dataset("population_sizes").read<uint32_t>();
     }
     out += "populations:\n";
-    out += fmt::format("  {:<16} {:>8} {:>10} {:>12} {:>12} {:>12}  {}\n", "name", "size",
-                       "spikes", "first_ms", "last_ms", "rate_Hz", "sorting");
+    out += fmt::format("  {:<16} {:>8} {:>10} {:>12} {:>12} {:>12}  {}\n", "name", "size", "spikes",
+                       "first_ms", "last_ms", "rate_Hz", "sorting");
     const h5::Group spikes = file.open_group("spikes");
     for (const std::string& pop : spikes.children()) {
       if (!spikes.is_group(pop)) continue;

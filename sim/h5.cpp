@@ -126,7 +126,8 @@ hsize_t element_count(hid_t space) {
 template <class Read>
 std::vector<std::string> read_any_strings(hid_t file_type, hsize_t count, const std::string& where,
                                           Read&& read) {
-  if (H5Tget_class(file_type) != H5T_STRING) fail(where, "expected a string, found " + type_description(file_type));
+  if (H5Tget_class(file_type) != H5T_STRING)
+    fail(where, "expected a string, found " + type_description(file_type));
   std::vector<std::string> out;
   out.reserve(count);
   if (count == 0) return out;
@@ -227,8 +228,8 @@ Handle create_attribute(const Object& owner, std::string_view name, hid_t type, 
     old.reset();
     check(H5Adelete(owner.id(), attr.c_str()), where, "replacing the attribute");
   }
-  return own(H5Acreate2(owner.id(), attr.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
-             H5Aclose, where, "creating the attribute");
+  return own(H5Acreate2(owner.id(), attr.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
+             where, "creating the attribute");
 }
 
 Handle open_attribute(const Object& owner, std::string_view name) {
@@ -329,9 +330,8 @@ std::string Object::read_string_attribute(std::string_view name) const {
   Handle type = own(H5Aget_type(attr.get()), H5Tclose, where, "reading the type");
   Handle space = own(H5Aget_space(attr.get()), H5Sclose, where, "reading the dataspace");
   if (element_count(space.get()) != 1) throw Error(where + ": expected a single string");
-  auto strings = read_any_strings(type.get(), 1, where, [&](hid_t mem, void* buf) {
-    return H5Aread(attr.get(), mem, buf);
-  });
+  auto strings = read_any_strings(
+      type.get(), 1, where, [&](hid_t mem, void* buf) { return H5Aread(attr.get(), mem, buf); });
   return strings.front();
 }
 
@@ -434,8 +434,8 @@ Group Group::open_group(std::string_view path) const {
   const std::string where = file_name_ + ":" + full;
   if (!exists(path)) throw Error(where + ": no such group");
   const std::string relative(path);
-  Handle group = own(H5Gopen2(id(), relative.c_str(), H5P_DEFAULT), H5Gclose, where,
-                     "opening the group");
+  Handle group =
+      own(H5Gopen2(id(), relative.c_str(), H5P_DEFAULT), H5Gclose, where, "opening the group");
   return Group(std::move(group), file_name_, full);
 }
 
@@ -541,12 +541,12 @@ Dataset Group::write_dataset_2d(std::string_view name, hsize_t rows, hsize_t col
                                 std::to_string(cols));
   const hsize_t dims[2] = {rows, cols};
   Handle space = simple_space(dims, where);
-  Handle dataset = create_dataset(*this, std::string(name), H5T_NATIVE_DOUBLE, space.get(),
-                                  H5P_DEFAULT, where);
+  Handle dataset =
+      create_dataset(*this, std::string(name), H5T_NATIVE_DOUBLE, space.get(), H5P_DEFAULT, where);
   if (!row_major.empty())
-    check(H5Dwrite(dataset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                   row_major.data()),
-          where, "writing the dataset");
+    check(
+        H5Dwrite(dataset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, row_major.data()),
+        where, "writing the dataset");
   return Dataset(std::move(dataset), file_name_, full);
 }
 
@@ -555,8 +555,8 @@ Dataset Group::open_dataset(std::string_view path) const {
   const std::string where = file_name_ + ":" + full;
   if (!exists(path)) throw Error(where + ": no such dataset");
   const std::string relative(path);
-  Handle dataset = own(H5Dopen2(id(), relative.c_str(), H5P_DEFAULT), H5Dclose, where,
-                       "opening the dataset");
+  Handle dataset =
+      own(H5Dopen2(id(), relative.c_str(), H5P_DEFAULT), H5Dclose, where, "opening the dataset");
   return Dataset(std::move(dataset), file_name_, full);
 }
 
@@ -575,8 +575,8 @@ File File::create(const std::string& file_name) {
     throw Error(file_name + ": cannot create the file: it exists already");
   Handle fapl = own(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, file_name, "creating a property list");
   check(H5Pset_file_locking(fapl.get(), false, true), file_name, "switching file locking off");
-  Handle file = own(H5Fcreate(file_name.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get()),
-                    H5Fclose, file_name, "cannot create the file");
+  Handle file = own(H5Fcreate(file_name.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get()), H5Fclose,
+                    file_name, "cannot create the file");
   return File(std::move(file), file_name, "/");
 }
 
@@ -602,8 +602,8 @@ void File::close() {
 
 template <Scalar T>
 Appendable<T>::Appendable(Group& parent, std::string_view name, hsize_t chunk_elements) {
-  const std::string full = parent.path() == "/" ? "/" + std::string(name)
-                                                 : parent.path() + "/" + std::string(name);
+  const std::string full =
+      parent.path() == "/" ? "/" + std::string(name) : parent.path() + "/" + std::string(name);
   const std::string where = parent.file_name() + ":" + full;
   if (chunk_elements == 0) throw std::invalid_argument(where + ": chunk size must be > 0");
   const hsize_t dims[1] = {0};
@@ -618,8 +618,8 @@ Appendable<T>::Appendable(Group& parent, std::string_view name, hsize_t chunk_el
 
 namespace {
 // Grows a dataset along its first dimension by `rows` and writes `data` into the new rows.
-void append_rows(Dataset& dataset, hid_t mem_type, hsize_t old_rows, hsize_t rows,
-                 hsize_t columns, bool two_d, const void* data) {
+void append_rows(Dataset& dataset, hid_t mem_type, hsize_t old_rows, hsize_t rows, hsize_t columns,
+                 bool two_d, const void* data) {
   const std::string where = dataset.where();
   const hsize_t new_dims[2] = {old_rows + rows, columns};
   check(H5Dset_extent(dataset.id(), new_dims), where, "growing the dataset");
@@ -628,8 +628,8 @@ void append_rows(Dataset& dataset, hid_t mem_type, hsize_t old_rows, hsize_t row
   const hsize_t count[2] = {rows, columns};
   check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
         where, "selecting the new rows");
-  Handle mem_space = own(H5Screate_simple(two_d ? 2 : 1, count, nullptr), H5Sclose, where,
-                         "creating a dataspace");
+  Handle mem_space =
+      own(H5Screate_simple(two_d ? 2 : 1, count, nullptr), H5Sclose, where, "creating a dataspace");
   check(H5Dwrite(dataset.id(), mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, data),
         where, "appending to the dataset");
 }
@@ -645,8 +645,8 @@ void Appendable<T>::append(std::span<const T> values) {
 AppendableRows::AppendableRows(Group& parent, std::string_view name, hsize_t columns,
                                hsize_t chunk_rows)
     : columns_(columns) {
-  const std::string full = parent.path() == "/" ? "/" + std::string(name)
-                                                 : parent.path() + "/" + std::string(name);
+  const std::string full =
+      parent.path() == "/" ? "/" + std::string(name) : parent.path() + "/" + std::string(name);
   const std::string where = parent.file_name() + ":" + full;
   // HDF5 chunks must have every dimension > 0, so a zero-column table cannot be chunked.
   if (columns == 0) throw std::invalid_argument(where + ": a table needs at least one column");
@@ -657,8 +657,8 @@ AppendableRows::AppendableRows(Group& parent, std::string_view name, hsize_t col
   Handle space = simple_space(dims, where, max_dims);
   Handle dcpl = own(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, where, "creating a property list");
   check(H5Pset_chunk(dcpl.get(), 2, chunk), where, "setting the chunk size");
-  Handle dataset = create_dataset(parent, std::string(name), H5T_NATIVE_DOUBLE, space.get(),
-                                  dcpl.get(), where);
+  Handle dataset =
+      create_dataset(parent, std::string(name), H5T_NATIVE_DOUBLE, space.get(), dcpl.get(), where);
   dataset_ = Dataset(std::move(dataset), parent.file_name(), full);
 }
 
@@ -674,14 +674,14 @@ void AppendableRows::append(std::span<const double> row_major) {
 
 // ---- explicit instantiations for the supported element types --------------------------
 
-#define SNNSIM_H5_INSTANTIATE(T)                                                        \
-  template void Object::write_attribute<T>(std::string_view, T);                        \
-  template void Object::write_attribute<T>(std::string_view, std::span<const T>);       \
-  template T Object::read_attribute<T>(std::string_view) const;                         \
-  template std::vector<T> Object::read_attribute_array<T>(std::string_view) const;      \
-  template std::vector<T> Dataset::read<T>() const;                                     \
-  template std::vector<T> Dataset::read<T>(hsize_t, hsize_t) const;                     \
-  template Dataset Group::write_dataset<T>(std::string_view, std::span<const T>);       \
+#define SNNSIM_H5_INSTANTIATE(T)                                                   \
+  template void Object::write_attribute<T>(std::string_view, T);                   \
+  template void Object::write_attribute<T>(std::string_view, std::span<const T>);  \
+  template T Object::read_attribute<T>(std::string_view) const;                    \
+  template std::vector<T> Object::read_attribute_array<T>(std::string_view) const; \
+  template std::vector<T> Dataset::read<T>() const;                                \
+  template std::vector<T> Dataset::read<T>(hsize_t, hsize_t) const;                \
+  template Dataset Group::write_dataset<T>(std::string_view, std::span<const T>);  \
   template class Appendable<T>;
 
 SNNSIM_H5_INSTANTIATE(uint8_t)

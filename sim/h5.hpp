@@ -31,8 +31,7 @@ struct Error : std::runtime_error {
 
 template <class T>
 concept Scalar = std::same_as<T, uint8_t> || std::same_as<T, int32_t> ||
-                 std::same_as<T, uint32_t> || std::same_as<T, uint64_t> ||
-                 std::same_as<T, double>;
+    std::same_as<T, uint32_t> || std::same_as<T, uint64_t> || std::same_as<T, double>;
 
 // The HDF5 native memory type of T (H5T_NATIVE_UINT8, ..., H5T_NATIVE_DOUBLE).
 template <Scalar T>
@@ -102,6 +101,10 @@ class Object {
   void write_attribute(std::string_view name, T value);
   template <Scalar T>
   void write_attribute(std::string_view name, std::span<const T> values);
+  template <Scalar T>
+  void write_attribute(std::string_view name, const std::vector<T>& values) {
+    write_attribute(name, std::span<const T>(values));
+  }
   void write_attribute(std::string_view name, std::string_view text);  // variable-length UTF-8
   void write_attribute(std::string_view name, const char* text) {
     write_attribute(name, std::string_view(text));
@@ -174,7 +177,14 @@ class Group : public Object {
   // Whole datasets, written once.
   template <Scalar T>
   Dataset write_dataset(std::string_view name, std::span<const T> values);
+  template <Scalar T>
+  Dataset write_dataset(std::string_view name, const std::vector<T>& values) {
+    return write_dataset(name, std::span<const T>(values));
+  }
   Dataset write_dataset(std::string_view name, std::span<const std::string> values);
+  Dataset write_dataset(std::string_view name, const std::vector<std::string>& values) {
+    return write_dataset(name, std::span<const std::string>(values));
+  }
   Dataset write_dataset_2d(std::string_view name, hsize_t rows, hsize_t cols,
                            std::span<const double> row_major);
   Dataset open_dataset(std::string_view path) const;

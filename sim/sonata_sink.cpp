@@ -29,12 +29,18 @@ void check_population_name(const std::string& file, const std::string& name) {
                                 "' cannot name an HDF5 group (empty, '.', '..' or contains '/')");
 }
 
+// Checked before the file is created, so bad options leave no file behind.
+SonataSinkOptions checked(const std::string& file, const SonataSinkOptions& options) {
+  if (options.chunk_spikes == 0 || options.chunk_trace_values == 0 ||
+      options.flush_every_epochs == 0)
+    throw std::invalid_argument(file + ": chunk sizes and flush_every_epochs must be > 0");
+  return options;
+}
+
 }  // namespace
 
 SonataSink::SonataSink(const std::string& path, SonataSinkOptions options)
-    : path_(path), options_(options), file_(h5::File::create(path)) {
-  if (options_.chunk_spikes == 0 || options_.chunk_trace_values == 0)
-    throw std::invalid_argument(path + ": chunk sizes must be > 0");
+    : path_(path), options_(checked(path, options)), file_(h5::File::create(path)) {
   file_.write_attribute("magic", sonata_magic);
   file_.write_attribute("version", std::span<const uint32_t>(sonata_version));
   run_ = file_.create_group("run");
@@ -73,8 +79,8 @@ void SonataSink::begin(const RunInfo& info) {
     names.push_back(p.name);
     sizes.push_back(p.size);
   }
-  run_.write_dataset("population_names", std::span<const std::string>(names));
-  run_.write_dataset("population_sizes", std::span<const uint32_t>(sizes));
+  run_.write_dataset("population_names", names);
+  run_.write_dataset("population_sizes", sizes);
 
   h5::Group spikes = file_.create_group("spikes");
   populations_.clear();
@@ -194,6 +200,8 @@ void SonataSink::write_progress(Step steps_done) {
 
 void SonataSink::epoch_done(Step next_step) {
   if (!begun_ || ended_) throw std::logic_error(path_ + ": epoch_done() outside begin()..end()");
+  if (++epochs_since_flush_ < options_.flush_every_epochs) return;
+  epochs_since_flush_ = 0;
   write_pending();
   write_progress(next_step);
   file_.flush();

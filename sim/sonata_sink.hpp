@@ -23,10 +23,10 @@
 // Spikes arrive in step order with ascending ids (Sink's contract, checked here), so each
 // population is sorted by time with ties broken by node id.
 //
-// Durability: at every epoch_done() the buffered spikes and trace rows are appended, /run
-// steps_done and duration_ms are updated, and the file is flushed (H5Fflush). `complete`
-// is 0 from creation and becomes 1 only in end(steps_done, true), after a flush of
-// everything else. Without end() (a crash, an exception) the file keeps complete = 0 and
+// Durability: at every epoch_done() (or every options.flush_every_epochs) the buffered spikes and
+// trace rows are appended, /run steps_done and duration_ms are updated, and the file is flushed
+// (H5Fflush). `complete` is 0 from creation and becomes 1 only in end(steps_done, true), after a
+// flush of everything else. Without end() (a crash, an exception) the file keeps complete = 0 and
 // steps_done = the last flushed epoch boundary. The writer takes no HDF5 file lock, so
 // `snnsim info` or h5py can look at a running run (and see it as of the last epoch).
 #include <cstdint>
@@ -40,8 +40,15 @@
 namespace sim {
 
 struct SonataSinkOptions {
-  hsize_t chunk_spikes = 65536;        // elements per chunk of timestamps / node_ids
-  hsize_t chunk_trace_values = 16384;  // values per chunk of a trace table (rows = this / k)
+  // Elements per chunk of timestamps / node_ids. Every flush rewrites each partly filled
+  // chunk whole, so the per-epoch cost grows with the chunk. Measured (Release, one
+  // population, 10 spikes per epoch, 10^4 epochs, a shared 2-core machine): 65536 (512 kB
+  // chunks) costs ~220 us per epoch, 8192 ~50 us, 1024 ~40 us (mostly the metadata flush).
+  hsize_t chunk_spikes = 8192;
+  hsize_t chunk_trace_values = 8192;  // values per chunk of a trace table (rows = this / k)
+  // Write and flush every this many epochs (1: a crash loses at most the epoch in
+  // progress). Larger values trade durability for less flushing on tiny epochs.
+  uint32_t flush_every_epochs = 1;
 };
 
 class SonataSink final : public Sink {
@@ -92,6 +99,7 @@ class SonataSink final : public Sink {
   double dt_ms_ = 1.0;
   bool begun_ = false;
   bool ended_ = false;
+  uint64_t epochs_since_flush_ = 0;
   std::vector<PopulationWriter> populations_;
   std::vector<TraceWriter> traces_;
 };

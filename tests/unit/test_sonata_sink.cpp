@@ -107,7 +107,8 @@ std::vector<T> raw_dataset(hid_t file, const char* path, hid_t native,
   H5Sget_simple_extent_dims(space.id, dims.data(), nullptr);
   if (shape) *shape = dims;
   std::vector<T> values(static_cast<size_t>(H5Sget_simple_extent_npoints(space.id)));
-  if (!values.empty()) REQUIRE(H5Dread(d.id, native, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) >= 0);
+  if (!values.empty())
+    REQUIRE(H5Dread(d.id, native, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) >= 0);
   return values;
 }
 
@@ -149,8 +150,8 @@ sim::RunInfo synthetic_info() {
 // empty steps (1, 5, 6, ...), a population that never fires ("silent"), and step 10,
 // where step × dt (1.0) differs from ten additions of dt (0.9999999999999999).
 const std::vector<Spike> synthetic_spikes = {
-    {0, 0, 0}, {0, 0, 3}, {0, 1, 1},  {2, 0, 1}, {2, 0, 2},  {2, 0, 4},
-    {3, 1, 0}, {3, 1, 2}, {7, 0, 4},  {7, 1, 1}, {10, 0, 0}, {12, 0, 1},
+    {0, 0, 0}, {0, 0, 3}, {0, 1, 1}, {2, 0, 1}, {2, 0, 2},  {2, 0, 4},
+    {3, 1, 0}, {3, 1, 2}, {7, 0, 4}, {7, 1, 1}, {10, 0, 0}, {12, 0, 1},
 };
 const std::vector<sim::Step> epoch_ends = {4, 8, 13};
 
@@ -229,7 +230,8 @@ TEST_CASE("a finished run has the SONATA layout, exact times, and complete = 1")
     RawId base(H5Tget_super(type.id), H5Tclose);
     CHECK(H5Tequal(base.id, H5T_NATIVE_UINT8) > 0);
     REQUIRE(H5Tget_nmembers(type.id) == 3);
-    const std::map<std::string, uint8_t> expected_members = {{"none", 0}, {"by_id", 1}, {"by_time", 2}};
+    const std::map<std::string, uint8_t> expected_members = {
+        {"none", 0}, {"by_id", 1}, {"by_time", 2}};
     std::map<std::string, uint8_t> members;
     for (unsigned i = 0; i < 3; ++i) {
       char* name = H5Tget_member_name(type.id, i);
@@ -327,6 +329,31 @@ TEST_CASE("what an epoch flushed is on disk before end(), and the file is not co
   CHECK(raw_complete(file) == 1);
 }
 
+TEST_CASE("flush_every_epochs = 2 writes at every second epoch boundary only") {
+  const fs::path dir = test_dir("flush_every");
+  const fs::path file = dir / "spikes.h5";
+  sim::SonataSink sink(file.string(), {.flush_every_epochs = 2});
+  sink.begin(synthetic_info());
+  auto snapshot_steps_done = [&](const char* name) {
+    const fs::path copy = dir / name;
+    fs::copy_file(file, copy);
+    RawId f = raw_open(copy);
+    std::pair<uint64_t, std::vector<double>> out;
+    out.first = raw_attr_scalar<uint64_t>(f.id, "/run", "steps_done", H5T_NATIVE_UINT64);
+    out.second = raw_dataset<double>(f.id, "/spikes/exc/timestamps", H5T_NATIVE_DOUBLE);
+    return out;
+  };
+  feed_until(sink, 0, 4);  // first epoch boundary: nothing written yet
+  const auto first = snapshot_steps_done("after_4.h5");
+  CHECK(first.first == 0);
+  CHECK(first.second.empty());
+  feed_until(sink, 4, 8);  // second boundary: both epochs written
+  const auto second = snapshot_steps_done("after_8.h5");
+  CHECK(second.first == 8);
+  CHECK(second.second == expected_times(0, 8));
+  sink.end(8, false);
+}
+
 TEST_CASE("an interrupted run keeps complete = 0 and records how far it got") {
   const fs::path file = test_dir("interrupted") / "spikes.h5";
   {
@@ -397,17 +424,21 @@ TEST_CASE("trace sets round-trip; two sets of one population get numbered subgro
     const std::vector<uint64_t> ids(t.node_ids.begin(), t.node_ids.end());
     CHECK(raw_dataset<uint64_t>(f.id, (g + "/node_ids").c_str(), H5T_NATIVE_UINT64) == ids);
     std::vector<double> times;
-    for (sim::Step s = t.start_step; s < t.stop_step; ++s) times.push_back(static_cast<double>(s) * dt_ms);
+    for (sim::Step s = t.start_step; s < t.stop_step; ++s)
+      times.push_back(static_cast<double>(s) * dt_ms);
     CHECK(raw_dataset<double>(f.id, (g + "/time_ms").c_str(), H5T_NATIVE_DOUBLE) == times);
-    CHECK(raw_attr_scalar<uint64_t>(f.id, g.c_str(), "start_step", H5T_NATIVE_UINT64) == t.start_step);
-    CHECK(raw_attr_scalar<uint64_t>(f.id, g.c_str(), "stop_step", H5T_NATIVE_UINT64) == t.stop_step);
+    CHECK(raw_attr_scalar<uint64_t>(f.id, g.c_str(), "start_step", H5T_NATIVE_UINT64) ==
+          t.start_step);
+    CHECK(raw_attr_scalar<uint64_t>(f.id, g.c_str(), "stop_step", H5T_NATIVE_UINT64) ==
+          t.stop_step);
     const std::array<const char*, 3> names = {"/v_mV", "/u", "/input"};
     for (int q = 0; q < 3; ++q) {
       std::vector<double> expected;
       for (sim::Step s = t.start_step; s < t.stop_step; ++s)
         for (uint32_t id : t.node_ids) expected.push_back(value(set, s, id, q));
       std::vector<hsize_t> shape;
-      CHECK(raw_dataset<double>(f.id, (g + names[q]).c_str(), H5T_NATIVE_DOUBLE, &shape) == expected);
+      CHECK(raw_dataset<double>(f.id, (g + names[q]).c_str(), H5T_NATIVE_DOUBLE, &shape) ==
+            expected);
       CHECK(shape == std::vector<hsize_t>{t.stop_step - t.start_step, t.node_ids.size()});
     }
   }
@@ -420,7 +451,7 @@ TEST_CASE("experiments can add groups through file() before end()") {
     sink.begin(synthetic_info());
     sim::h5::Group trials = sink.file().create_group("trials");
     const std::vector<double> onsets = {10.0, 20.5};
-    trials.write_dataset("onset_ms", std::span<const double>(onsets));
+    trials.write_dataset("onset_ms", onsets);
     feed_until(sink, 0, 13);
     sink.end(13, true);
     CHECK_THROWS_AS(sink.file(), std::logic_error);
@@ -436,7 +467,7 @@ TEST_CASE("spikes out of (step, id) order are refused: the file would not be sor
   sink.begin(synthetic_info());
   const std::vector<uint32_t> a = {2}, b = {1}, tie = {2, 2};
   sink.spikes(5, 0, a);
-  CHECK_THROWS_AS(sink.spikes(5, 0, b), std::logic_error);  // same step, smaller id
+  CHECK_THROWS_AS(sink.spikes(5, 0, b), std::logic_error);    // same step, smaller id
   CHECK_THROWS_AS(sink.spikes(5, 1, tie), std::logic_error);  // one id twice in a step
   sink.spikes(6, 2, a);
   CHECK_THROWS_AS(sink.spikes(4, 2, a), std::logic_error);  // an earlier step
@@ -542,10 +573,19 @@ TEST_CASE("describe_spike_file: complete and incomplete runs") {
   CHECK(text.find("synthetic") != std::string::npos);
   // Counted by hand from synthetic_spikes. exc: 8 spikes, first at step 0, last at step 12
   // (1.2 ms); rate = 8 / (5 neurons × 1.3 ms) = 1230.77 Hz, printed to 4 significant digits.
-  CHECK(text.find("exc                     5          8            0          1.2         1231  by_time") != std::string::npos);
+  CHECK(
+      text.find(
+          "exc                     5          8            0          1.2         1231  by_time") !=
+      std::string::npos);
   // inh: 4 spikes from step 0 to step 7 (0.7 ms); 4 / (3 × 1.3 ms) = 1025.64 Hz.
-  CHECK(text.find("inh                     3          4            0          0.7         1026  by_time") != std::string::npos);
-  CHECK(text.find("silent                  2          0            -            -            0  by_time") != std::string::npos);
+  CHECK(
+      text.find(
+          "inh                     3          4            0          0.7         1026  by_time") !=
+      std::string::npos);
+  CHECK(
+      text.find(
+          "silent                  2          0            -            -            0  by_time") !=
+      std::string::npos);
   CHECK(text.find("/readouts") != std::string::npos);
   CHECK(text.find("weights                float64  [2 x 3]") != std::string::npos);
 
@@ -593,9 +633,9 @@ TEST_CASE("h5 layer: attributes replace, appendable datasets grow across chunks"
     g.write_attribute("x", uint32_t{7});
     g.write_attribute("x", uint32_t{8});  // same type: reused
     g.write_attribute("y", int32_t{-3});
-    g.write_attribute("y", 2.5);          // other type: replaced
+    g.write_attribute("y", 2.5);  // other type: replaced
     const std::vector<uint8_t> flags = {1, 0, 1};
-    g.write_attribute("flags", std::span<const uint8_t>(flags));
+    g.write_attribute("flags", flags);
     sim::h5::Appendable<uint64_t> grow(g, "grow", 3);
     for (uint64_t start = 0; start < 10; start += 4) {
       std::vector<uint64_t> piece;
