@@ -115,7 +115,7 @@ SynapseId SegmentPool::create_synapse(SegmentId segment, PresynapticId presynapt
   syn_presynaptic_[id] = presynaptic;
   syn_permanence_[id] = std::clamp(permanence, 0.0f, 1.0f);
   syn_index_pos_[id] = static_cast<uint32_t>(index.size());
-  index.push_back(id);
+  index.push_back({segment, syn_permanence_[id], id});
   own.push_back(id);
   ++synapse_count_;
   return id;
@@ -125,9 +125,9 @@ void SegmentPool::unlink_synapse(SynapseId synapse) {
   // Swap-remove from the presynaptic index: O(1), and the moved entry learns its new slot.
   auto& index = by_presynaptic_[syn_presynaptic_[synapse]];
   const uint32_t pos = syn_index_pos_[synapse];
-  const SynapseId moved = index.back();
+  const IndexEntry moved = index.back();
   index[pos] = moved;
-  syn_index_pos_[moved] = pos;
+  syn_index_pos_[moved.synapse] = pos;
   index.pop_back();
   syn_segment_[synapse] = invalid_id;
   free_synapses_.push_back(synapse);
@@ -173,10 +173,10 @@ void SegmentPool::activate(std::span<const PresynapticId> active, Activity& out)
       throw std::out_of_range("dendrites: active presynaptic id " + std::to_string(p) +
                               " >= presynaptic_count " + std::to_string(by_presynaptic_.size()));
     }
-    for (const SynapseId y : by_presynaptic_[p]) {
-      const SegmentId s = syn_segment_[y];
+    for (const IndexEntry& e : by_presynaptic_[p]) {
+      const SegmentId s = e.segment;
       if (out.active_potential[s]++ == 0) out.touched.push_back(s);
-      out.active_connected[s] += syn_permanence_[y] >= connected_permanence ? 1u : 0u;
+      out.active_connected[s] += e.permanence >= connected_permanence ? 1u : 0u;
     }
   }
   for (const SegmentId s : out.touched) {
@@ -206,6 +206,7 @@ void SegmentPool::adapt_segment(SegmentId segment, std::span<const uint8_t> acti
       unlink_synapse(y);
     } else {
       syn_permanence_[y] = perm;
+      by_presynaptic_[syn_presynaptic_[y]][syn_index_pos_[y]].permanence = perm;
       own[kept++] = y;
     }
   }
@@ -230,8 +231,8 @@ uint32_t SegmentPool::grow_synapses(SegmentId segment, std::span<const Presynapt
   for (const SynapseId y : own) scratch_mark_[syn_presynaptic_[y]] = 0;
 
   const size_t room = params_.max_synapses_per_segment - own.size();
-  const uint32_t count = static_cast<uint32_t>(
-      std::min<size_t>({size_t{desired}, room, scratch_eligible_.size()}));
+  const uint32_t count =
+      static_cast<uint32_t>(std::min<size_t>({size_t{desired}, room, scratch_eligible_.size()}));
   // Partial Fisher–Yates: the first `count` entries become a uniform random sample.
   for (uint32_t k = 0; k < count; ++k) {
     const size_t pick = k + rng.below(scratch_eligible_.size() - k);

@@ -50,8 +50,7 @@ namespace {
 void require_same_size(const Sdr& x, const Sdr& y, const char* what) {
   if (x.size() != y.size()) {
     throw std::invalid_argument(std::string(what) + ": SDR sizes differ (" +
-                                std::to_string(x.size()) + " vs " + std::to_string(y.size()) +
-                                ")");
+                                std::to_string(x.size()) + " vs " + std::to_string(y.size()) + ")");
   }
 }
 }  // namespace

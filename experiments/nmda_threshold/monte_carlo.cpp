@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <span>
 #include <cmath>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -57,13 +57,16 @@ void sample_into(std::span<const uint32_t> from, uint32_t count, sim::rng::Strea
 
 void validate(const PointParams& p) {
   if (p.n == 0) fail("n", "the presynaptic population must have at least one cell");
-  if (p.a == 0 || p.a > p.n) fail("a", "need 1 <= a <= n (got a = " + std::to_string(p.a) +
-                                           ", n = " + std::to_string(p.n) + ")");
-  if (p.s == 0 || p.s > p.a) fail("s", "need 1 <= s <= a: synapses sample a stored pattern (got s = " +
-                                           std::to_string(p.s) + ", a = " + std::to_string(p.a) + ")");
+  if (p.a == 0 || p.a > p.n)
+    fail("a",
+         "need 1 <= a <= n (got a = " + std::to_string(p.a) + ", n = " + std::to_string(p.n) + ")");
+  if (p.s == 0 || p.s > p.a)
+    fail("s", "need 1 <= s <= a: synapses sample a stored pattern (got s = " + std::to_string(p.s) +
+                  ", a = " + std::to_string(p.a) + ")");
   if (p.theta == 0) fail("theta", "the NMDA threshold must be >= 1");
   if (p.noise_v > p.a || p.noise_v > p.n - p.a)
-    fail("noise_v", "need noise_v <= a and noise_v <= n - a (got " + std::to_string(p.noise_v) + ")");
+    fail("noise_v",
+         "need noise_v <= a and noise_v <= n - a (got " + std::to_string(p.noise_v) + ")");
   if (p.patterns_M == 0) fail("patterns_M", "at least one stored pattern is needed");
   if (p.trials == 0) fail("trials", "at least one trial is needed");
 }

@@ -84,11 +84,11 @@ Interval wilson_interval(uint64_t events, uint64_t trials, double z = 1.95996398
 struct RateEstimate {
   uint64_t events = 0;
   uint64_t trials = 0;
-  double rate = 0.0;            // events / trials
-  Interval ci95;                // Wilson, 95 %
-  double theory = 0.0;          // closed-form probability
-  double log_theory = 0.0;      // its natural log (finite even when theory underflows)
-  double expected_events = 0.0; // theory * trials
+  double rate = 0.0;             // events / trials
+  Interval ci95;                 // Wilson, 95 %
+  double theory = 0.0;           // closed-form probability
+  double log_theory = 0.0;       // its natural log (finite even when theory underflows)
+  double expected_events = 0.0;  // theory * trials
 };
 
 struct PointResult {
@@ -137,7 +137,7 @@ struct ActivationBenchmarkResult {
   uint64_t synapse_visits = 0;  // synapses walked through the presynaptic index
   uint64_t spikes = 0;          // spiking segments summed over activations (keeps the work live)
   double seconds = 0.0;
-  double segments_per_second = 0.0;        // segments * activations / seconds
+  double segments_per_second = 0.0;  // segments * activations / seconds
   double synapse_visits_per_second = 0.0;
 };
 

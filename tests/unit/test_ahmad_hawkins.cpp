@@ -51,9 +51,11 @@ TEST_CASE("Eq. (4) false match: n = 2048, a = 40, s = 24 over the NMDA threshold
 }
 
 TEST_CASE("Eq. (4) false match: other regimes") {
-  check_relative(ah::false_match(4000, 128, 24, 12), 1.3432393647255414e-12);     // fp(4000,128,24,12)
-  check_relative(ah::false_match(10000, 300, 30, 12), 2.2790794202651465e-11);    // fp(10000,300,30,12)
-  check_relative(ah::false_match(100000, 2000, 10, 10), 1.0016321617811334e-17);  // fp(100000,2000,10,10)
+  check_relative(ah::false_match(4000, 128, 24, 12), 1.3432393647255414e-12);  // fp(4000,128,24,12)
+  check_relative(ah::false_match(10000, 300, 30, 12),
+                 2.2790794202651465e-11);  // fp(10000,300,30,12)
+  check_relative(ah::false_match(100000, 2000, 10, 10),
+                 1.0016321617811334e-17);  // fp(100000,2000,10,10)
   // Dense case where a - b must fit into n - s (lower summation limit a - (n - s) = 0 here,
   // but only 40 of 64 cells are off-segment): fp(64, 40, 24, 20)
   check_relative(ah::false_match(64, 40, 24, 20), 0.0070375602896617815);
@@ -117,7 +119,8 @@ TEST_CASE("Eq. (8): M segments, 1 - (1 - P)^M, keeps digits for tiny P") {
   // Below the double range the result is M P: log(M) + log P.
   // math.log(1000) - math.log(comb(100000, 100)) = -780.5958992368048
   const auto tiny = ah::false_match(100000, 100, 100, 100);
-  CHECK(ah::any_of_segments(tiny, 1000).log_p == doctest::Approx(-780.5958992368048).epsilon(1e-12));
+  CHECK(ah::any_of_segments(tiny, 1000).log_p ==
+        doctest::Approx(-780.5958992368048).epsilon(1e-12));
   CHECK(ah::any_of_segments(ah::false_match(100, 10, 5, 0), 3).p == 1.0);
   CHECK(ah::any_of_segments(ah::false_match(100, 10, 5, 3), 0).p == 0.0);
 }
@@ -133,9 +136,9 @@ TEST_CASE("§3.3 union: bit-off probability and Eq. (13) against the paper's exa
   // The paper's evaluation plugs the rounded Eq. (13) size into Eq. (4):
   // E|union|(2048, 24, 10) = 2048 * (1 - (1 - Fraction(24, 2048))**10) = 227.73125976692728,
   // rounded 228; fp(2048, 40, 228, 12) = 0.00087996781476249049
-  CHECK(ah::union_expected_size(2048, 24, 10) == doctest::Approx(227.73125976692728).epsilon(1e-12));
-  check_relative(ah::union_false_match_expected_size(2048, 40, 24, 12, 10),
-                 0.00087996781476249049);
+  CHECK(ah::union_expected_size(2048, 24, 10) ==
+        doctest::Approx(227.73125976692728).epsilon(1e-12));
+  check_relative(ah::union_false_match_expected_size(2048, 40, 24, 12, 10), 0.00087996781476249049);
 }
 
 TEST_CASE("union size distribution is a distribution with the Eq. (13) mean") {

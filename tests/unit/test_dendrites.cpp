@@ -23,9 +23,12 @@ sim::rng::Stream test_stream(uint32_t element) {
 void check_index_consistent(const dd::SegmentPool& pool) {
   std::multiset<dd::SynapseId> indexed;
   for (dd::PresynapticId p = 0; p < pool.presynaptic_count(); ++p) {
-    for (const dd::SynapseId y : pool.synapses_from(p)) {
+    for (const dd::IndexEntry& e : pool.synapses_from(p)) {
+      const dd::SynapseId y = e.synapse;
       CHECK(pool.presynaptic_of(y) == p);
       CHECK(pool.alive(pool.segment_of(y)));
+      CHECK(e.segment == pool.segment_of(y));
+      CHECK(e.permanence == pool.permanence(y));
       indexed.insert(y);
     }
   }
@@ -73,8 +76,10 @@ void check_activation(const dd::SegmentPool& pool, const std::vector<uint32_t>& 
 }  // namespace
 
 TEST_CASE("activation equals a brute-force count, also after destroying synapses") {
-  const dd::Params params{.nmda_threshold = 3, .matching_threshold = 2,
-                          .max_synapses_per_segment = 40, .max_segments_per_cell = 8};
+  const dd::Params params{.nmda_threshold = 3,
+                          .matching_threshold = 2,
+                          .max_synapses_per_segment = 40,
+                          .max_segments_per_cell = 8};
   const uint32_t n = 200, cells = 30;
   dd::SegmentPool pool(params, cells, n);
   auto rng = test_stream(0);
@@ -112,11 +117,17 @@ TEST_CASE("activation equals a brute-force count, also after destroying synapses
     // Destroy a third of the synapses (through both routes) and a few segments.
     std::vector<dd::SynapseId> victims;
     for (dd::PresynapticId p = 0; p < n; ++p) {
-      for (const dd::SynapseId y : pool.synapses_from(p)) {
-        if (rng.below(3) == 0) victims.push_back(y);
+      for (const dd::IndexEntry& e : pool.synapses_from(p)) {
+        if (rng.below(3) == 0) victims.push_back(e.synapse);
       }
     }
     for (const dd::SynapseId y : victims) pool.destroy_synapse(y);
+    // Learning moves permanences across the threshold and destroys synapses at 0.
+    std::vector<uint8_t> dense(n, 0);
+    for (const uint32_t p : random_active(60)) dense[p] = 1;
+    for (dd::CellId c = 1; c < cells; c += 3) {
+      for (const dd::SegmentId s : pool.segments_of(c)) pool.adapt_segment(s, dense, 2);
+    }
     for (dd::CellId c = 0; c < cells; c += 7) {
       if (!pool.segments_of(c).empty()) pool.destroy_segment(pool.segments_of(c).front());
     }
@@ -192,6 +203,7 @@ TEST_CASE("adapt_segment: hand-worked permanence arithmetic, clamping and destru
   pool.adapt_segment(seg, none, 7);
   CHECK(pool.permanence(y3) == 0.4375f);
   CHECK_FALSE(pool.connected(y3));
+  check_index_consistent(pool);
   // Cells 0, 2, 3 active: 0 and 2 connected, 3 not -> 2 connected, 3 potential.
   dd::Activity act;
   const std::vector<uint32_t> a = {0, 2, 3};
@@ -202,8 +214,8 @@ TEST_CASE("adapt_segment: hand-worked permanence arithmetic, clamping and destru
 }
 
 TEST_CASE("grow_synapses samples new active cells, skips existing ones, respects the cap") {
-  const dd::Params params{.nmda_threshold = 2, .matching_threshold = 1,
-                          .max_synapses_per_segment = 6};
+  const dd::Params params{
+      .nmda_threshold = 2, .matching_threshold = 1, .max_synapses_per_segment = 6};
   dd::SegmentPool pool(params, 1, 20);
   const auto seg = pool.create_segment(0, 0);
   pool.create_synapse(seg, 0, 0.75f);

@@ -58,8 +58,14 @@ TEST_CASE("Wilson interval matches hand-computed values") {
 
 TEST_CASE("one segment per pattern: Eq. (4) / Eq. (8) false positives, Eq. (6) false negatives") {
   SUBCASE("M = 1, n = 128, a = 16, s = 12, θ = 5, v = 8") {
-    const auto r = nt::measure_point({.n = 128, .a = 16, .s = 12, .theta = 5, .noise_v = 8,
-                                      .patterns_M = 1, .trials = 20000, .seed = 1});
+    const auto r = nt::measure_point({.n = 128,
+                                      .a = 16,
+                                      .s = 12,
+                                      .theta = 5,
+                                      .noise_v = 8,
+                                      .patterns_M = 1,
+                                      .trials = 20000,
+                                      .seed = 1});
     check_against_theory(r.false_positive, "FP");
     check_against_theory(r.false_negative, "FN");
     // fp(128, 16, 12, 5) and fn(16, 12, 5, 8) = 495/12870 from the reference script.
@@ -67,14 +73,26 @@ TEST_CASE("one segment per pattern: Eq. (4) / Eq. (8) false positives, Eq. (6) f
     CHECK(r.false_negative.theory == doctest::Approx(0.038461538461538464).epsilon(1e-9));
   }
   SUBCASE("paper-like s = 24, θ = 12 at small n: n = 128, a = 32, v = 16") {
-    const auto r = nt::measure_point({.n = 128, .a = 32, .s = 24, .theta = 12, .noise_v = 16,
-                                      .patterns_M = 1, .trials = 20000, .seed = 12});
+    const auto r = nt::measure_point({.n = 128,
+                                      .a = 32,
+                                      .s = 24,
+                                      .theta = 12,
+                                      .noise_v = 16,
+                                      .patterns_M = 1,
+                                      .trials = 20000,
+                                      .seed = 12});
     check_against_theory(r.false_positive, "FP");
     check_against_theory(r.false_negative, "FN");
   }
   SUBCASE("M = 10 segments: n = 256, a = 16, s = 12, θ = 4, v = 10") {
-    const auto r = nt::measure_point({.n = 256, .a = 16, .s = 12, .theta = 4, .noise_v = 10,
-                                      .patterns_M = 10, .trials = 20000, .seed = 13});
+    const auto r = nt::measure_point({.n = 256,
+                                      .a = 16,
+                                      .s = 12,
+                                      .theta = 4,
+                                      .noise_v = 10,
+                                      .patterns_M = 10,
+                                      .trials = 20000,
+                                      .seed = 13});
     check_against_theory(r.false_positive, "FP");
     check_against_theory(r.false_negative, "FN");
     CHECK(r.false_positive.theory ==
@@ -84,8 +102,14 @@ TEST_CASE("one segment per pattern: Eq. (4) / Eq. (8) false positives, Eq. (6) f
 
 TEST_CASE("union segment: exact union closed forms") {
   SUBCASE("n = 256, a = 16, s = 8, θ = 4, v = 6, M = 5") {
-    const auto r = nt::measure_point({.n = 256, .a = 16, .s = 8, .theta = 4, .noise_v = 6,
-                                      .patterns_M = 5, .trials = 20000, .seed = 21,
+    const auto r = nt::measure_point({.n = 256,
+                                      .a = 16,
+                                      .s = 8,
+                                      .theta = 4,
+                                      .noise_v = 6,
+                                      .patterns_M = 5,
+                                      .trials = 20000,
+                                      .seed = 21,
                                       .storage = nt::Storage::union_segment});
     check_against_theory(r.false_positive, "FP");
     check_against_theory(r.false_negative, "FN");
@@ -93,11 +117,18 @@ TEST_CASE("union segment: exact union closed forms") {
     // tests/reference/ahmad_hawkins_exact.py (exact rationals).
     CHECK(r.false_positive.theory == doctest::Approx(0.19370859139190688).epsilon(1e-9));
     CHECK(r.false_negative.theory == doctest::Approx(0.011999896248918226).epsilon(1e-9));
-    CHECK(r.union_expected_synapses == doctest::Approx(256.0 * (1.0 - std::pow(1.0 - 8.0 / 256, 5))));
+    CHECK(r.union_expected_synapses ==
+          doctest::Approx(256.0 * (1.0 - std::pow(1.0 - 8.0 / 256, 5))));
   }
   SUBCASE("paper scale: n = 2048, a = 40, s = 24, θ = 12, v = 20, M = 10") {
-    const auto r = nt::measure_point({.n = 2048, .a = 40, .s = 24, .theta = 12, .noise_v = 20,
-                                      .patterns_M = 10, .trials = 20000, .seed = 22,
+    const auto r = nt::measure_point({.n = 2048,
+                                      .a = 40,
+                                      .s = 24,
+                                      .theta = 12,
+                                      .noise_v = 20,
+                                      .patterns_M = 10,
+                                      .trials = 20000,
+                                      .seed = 22,
                                       .storage = nt::Storage::union_segment});
     check_against_theory(r.false_positive, "FP");
     check_against_theory(r.false_negative, "FN");
@@ -115,8 +146,14 @@ TEST_CASE("95 % Wilson intervals cover the theory in about 95 % of independent r
   // a biased FP rate (>= 20 %) most of the time.
   int fp_covered = 0, fn_covered = 0;
   for (uint64_t seed = 1000; seed < 1100; ++seed) {
-    const auto r = nt::measure_point({.n = 128, .a = 16, .s = 12, .theta = 5, .noise_v = 8,
-                                      .patterns_M = 1, .trials = 2000, .seed = seed});
+    const auto r = nt::measure_point({.n = 128,
+                                      .a = 16,
+                                      .s = 12,
+                                      .theta = 5,
+                                      .noise_v = 8,
+                                      .patterns_M = 1,
+                                      .trials = 2000,
+                                      .seed = seed});
     fp_covered += r.false_positive.theory >= r.false_positive.ci95.lo &&
                   r.false_positive.theory <= r.false_positive.ci95.hi;
     fn_covered += r.false_negative.theory >= r.false_negative.ci95.lo &&
@@ -127,15 +164,27 @@ TEST_CASE("95 % Wilson intervals cover the theory in about 95 % of independent r
 }
 
 TEST_CASE("noise up to s - θ bits never causes a miss (§3.2)") {
-  const auto r = nt::measure_point({.n = 256, .a = 20, .s = 16, .theta = 10, .noise_v = 6,
-                                    .patterns_M = 3, .trials = 2000, .seed = 5});
+  const auto r = nt::measure_point({.n = 256,
+                                    .a = 20,
+                                    .s = 16,
+                                    .theta = 10,
+                                    .noise_v = 6,
+                                    .patterns_M = 3,
+                                    .trials = 2000,
+                                    .seed = 5});
   CHECK(r.false_negative.events == 0);
   CHECK(r.false_negative.theory == 0.0);
 }
 
 TEST_CASE("fixed seed: identical results on repeat, different seed differs") {
-  const nt::PointParams p{.n = 128, .a = 16, .s = 12, .theta = 5, .noise_v = 8,
-                          .patterns_M = 2, .trials = 3000, .seed = 99};
+  const nt::PointParams p{.n = 128,
+                          .a = 16,
+                          .s = 12,
+                          .theta = 5,
+                          .noise_v = 8,
+                          .patterns_M = 2,
+                          .trials = 3000,
+                          .seed = 99};
   const auto r1 = nt::measure_point(p);
   const auto r2 = nt::measure_point(p);
   CHECK(r1.false_positive.events == r2.false_positive.events);
@@ -154,8 +203,14 @@ TEST_CASE("trials are keyed by index: a run is the sum of its parts") {
   // Deterministic partitioning: trials 0..N-1 of one run are the same trials as in a run
   // with more trials, so the smaller run's counts never exceed the larger one's and a
   // run with one more trial changes a count by at most one.
-  const nt::PointParams p{.n = 128, .a = 16, .s = 12, .theta = 5, .noise_v = 8,
-                          .patterns_M = 1, .trials = 1000, .seed = 7};
+  const nt::PointParams p{.n = 128,
+                          .a = 16,
+                          .s = 12,
+                          .theta = 5,
+                          .noise_v = 8,
+                          .patterns_M = 1,
+                          .trials = 1000,
+                          .seed = 7};
   auto q = p;
   q.trials = 1001;
   const auto r = nt::measure_point(p);
@@ -183,9 +238,13 @@ TEST_CASE("invalid points are input errors naming the field") {
 }
 
 TEST_CASE("activation benchmark reports consistent counts") {
-  const auto b = nt::benchmark_segment_activation(
-      {.n = 512, .a = 20, .cells = 64, .segments_per_cell = 4, .synapses_per_segment = 10,
-       .theta = 5, .activations = 50});
+  const auto b = nt::benchmark_segment_activation({.n = 512,
+                                                   .a = 20,
+                                                   .cells = 64,
+                                                   .segments_per_cell = 4,
+                                                   .synapses_per_segment = 10,
+                                                   .theta = 5,
+                                                   .activations = 50});
   CHECK(b.segments == 64u * 4u);
   CHECK(b.synapses == 64u * 4u * 10u);
   CHECK(b.activations == 50u);
