@@ -510,6 +510,20 @@ PopulationSpec read_population(TableReader& r, std::set<std::string>& names) {
   if (p.drive.poisson_rate_hz < 0) drive.fail("poisson_rate_hz", "expected a rate >= 0 Hz");
   p.drive.poisson_weight = drive.number("poisson_weight", 0.0);
   drive.finish();
+
+  TableReader ad = r.table("adaptation");
+  p.adaptation.enabled = ad.boolean("enabled", false);
+  if (p.adaptation.enabled) {
+    p.adaptation.tau_ms = ad.distribution("tau_ms", Distribution::constant_value(500.0));
+    if (p.adaptation.tau_ms.kind == Distribution::Kind::constant && !(p.adaptation.tau_ms.p1 > 0))
+      ad.fail("tau_ms", "expected tau_ms > 0");
+    if (p.adaptation.tau_ms.kind != Distribution::Kind::constant &&
+        p.adaptation.tau_ms.kind != Distribution::Kind::loguniform &&
+        !(p.adaptation.tau_ms.p1 > 0 && p.adaptation.tau_ms.kind == Distribution::Kind::uniform))
+      ad.fail("tau_ms", "expected a constant, a loguniform, or a uniform distribution with low > 0");
+    p.adaptation.increment = ad.number("increment", 0.0);
+  }
+  ad.finish();
   r.finish();
   return p;
 }

@@ -8,6 +8,7 @@
 
 #include "sim/distribution.hpp"
 #include "sim/rng.hpp"
+#include "sim/rng_batch.hpp"
 
 namespace sim {
 
@@ -72,6 +73,15 @@ Population::Population(const PopulationSpec& spec, uint32_t index, uint64_t seed
     noise_sigma[i] = spec.drive.noise_sigma;
     drive_mean[i] = spec.drive.mean;
   }
+  if (spec.adaptation.enabled) {
+    adapt.assign(n, 0.0);
+    adapt_decay.assign(n, 0.0);  // padding neurons: no adaptation
+    const uint32_t ad_stream = rng::make_stream(rng::Purpose::heterogeneity, 0x800000u | index);
+    for (uint32_t i = 0; i < spec.size; ++i) {
+      rng::Stream r(seed, ad_stream, i);
+      adapt_decay[i] = std::exp(-dt_ms / draw(spec.adaptation.tau_ms, r));
+    }
+  }
   // The 2003 code starts every neuron at u = b * v.
   u.resize(n);
   for (size_t i = 0; i < n; ++i) u[i] = b[i] * v_mV[i];
@@ -97,17 +107,6 @@ void Population::reserve_delay(uint32_t max_delay_steps) {
 }
 
 namespace {
-
-// Fills z[0..n) with N(0,1) for neurons [lo, lo+n) at step k. Neurons come in blocks of
-// four per Philox call (two Box–Muller pairs), keyed by (block, step), so a neuron's
-// noise does not depend on which thread draws it. lo and n are multiples of 4.
-void fill_normals(uint64_t seed, uint32_t stream, uint32_t lo, uint32_t n, Step k, double* z) {
-  for (uint32_t j = 0; j < n; j += 4) {
-    const auto w = rng::bits(seed, stream, (lo + j) / 4, k);
-    rng::box_muller(w[0], w[1], z[j], z[j + 1]);
-    rng::box_muller(w[2], w[3], z[j + 2], z[j + 3]);
-  }
-}
 
 template <bool kClipped>
 inline bool step_2003(double& v, double& u, const iz::Params& p, double I, double dt) {
@@ -148,7 +147,9 @@ void Population::advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>
   }
 
   if (spec_.drive.noise_sigma != 0.0) {
-    fill_normals(seed_, rng::make_stream(rng::Purpose::noise, index_), lo, n, k, z);
+    // Neurons come in blocks of four per Philox call, keyed by (block, step), so a
+    // neuron's noise does not depend on which thread draws it (lo and n are multiples of 4).
+    rng::normals_batch(seed_, rng::make_stream(rng::Purpose::noise, index_), lo / 4, k, n / 4, z);
   } else {
     std::fill(z, z + n, 0.0);
   }
@@ -172,6 +173,14 @@ void Population::advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>
   const double* sigma = noise_sigma.data() + lo;
   const double* ext = external.data() + lo;
   for (uint32_t j = 0; j < n; ++j) in[j] = mean[j] + sigma[j] * z[j] + ext[j] + isyn[j];
+  if (spec_.adaptation.enabled) {
+    double* ad = adapt.data() + lo;
+    const double* decay = adapt_decay.data() + lo;
+    for (uint32_t j = 0; j < n; ++j) {
+      ad[j] *= decay[j];
+      in[j] -= ad[j];
+    }
+  }
 
   double* v = v_mV.data() + lo;
   double* uu = u.data() + lo;
@@ -205,6 +214,11 @@ void Population::advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>
         return iz::step_dopri5(vv, uv, p, I, h);
       });
       break;
+  }
+  if (spec_.adaptation.enabled) {
+    double* ad = adapt.data() + lo;
+    const double inc = spec_.adaptation.increment;
+    for (uint32_t j = 0; j < n; ++j) ad[j] += fired[j] * inc;
   }
   const uint32_t end = std::min(hi, spec_.size);
   for (uint32_t i = lo; i < end; ++i)

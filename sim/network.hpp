@@ -61,6 +61,8 @@ class Population {
   std::vector<double> external;  // extra current set by experiments; persists until changed
   std::vector<double> noise_sigma;  // per neuron (padding has 0)
   std::vector<double> drive_mean;   // per neuron constant current
+  std::vector<double> adapt;        // adaptation current (only when spec().adaptation.enabled)
+  std::vector<double> adapt_decay;  // per neuron exp(-dt / tau_adapt)
 
  private:
   PopulationSpec spec_;

@@ -49,6 +49,16 @@ struct DriveSpec {
   double poisson_weight = 0.0;    // charge (mV) of each Poisson input spike
 };
 
+// Slow spike-triggered adaptation current: an extension of the Izhikevich model, not part
+// of the 2003 paper. I_adapt decays with a per-neuron tau and jumps by `increment` at every
+// spike; it is subtracted from the input current. Used by the what/when reservoir to keep a
+// time-since-cue trace for about a second (see shared research notes).
+struct AdaptationSpec {
+  bool enabled = false;
+  Distribution tau_ms = Distribution::constant_value(500.0);
+  double increment = 0.0;  // current units per spike
+};
+
 struct PopulationSpec {
   std::string name;
   uint32_t size = 0;
@@ -62,6 +72,7 @@ struct PopulationSpec {
   Distribution v0_mV = Distribution::constant_value(-65.0);  // u0 = b * v0 (2003 code)
   SynapseSpec synapse;
   DriveSpec drive;
+  AdaptationSpec adaptation;
 };
 
 struct ConnectionTriple {

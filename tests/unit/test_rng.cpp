@@ -1,0 +1,93 @@
+// The counter-based generators: Philox against Random123, the batched normals against
+// their scalar twin and against the normal distribution.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "sim/rng.hpp"
+#include "sim/rng_batch.hpp"
+
+using namespace sim::rng;
+
+TEST_CASE("the batched Philox equals Random123's Philox4x32-10 and its scalar twin bit for bit") {
+  // Reference: rng::bits (Random123's philox4x32) then box_muller_fast, one block at a time.
+  for (uint64_t seed : {0ull, 1ull, 0xDEADBEEFCAFEF00Dull}) {
+    for (uint64_t step : {0ull, 1ull, 12345ull, (1ull << 40) + 7}) {
+      const uint32_t stream = make_stream(Purpose::noise, 3), first = 5, blocks = 37;
+      std::vector<double> batch(4 * blocks);
+      normals_batch(seed, stream, first, step, blocks, batch.data());
+      for (uint32_t b = 0; b < blocks; ++b) {
+        const auto w = bits(seed, stream, first + b, step);
+        double z[4];
+        box_muller_fast(w[0], w[1], z[0], z[1]);
+        box_muller_fast(w[2], w[3], z[2], z[3]);
+        for (int j = 0; j < 4; ++j) CHECK(batch[4 * b + j] == z[j]);  // exact, not approximate
+      }
+    }
+  }
+}
+
+TEST_CASE("Random123 Philox4x32-10 known-answer vector") {
+  // Known-answer test from Random123's kat_vectors: philox4x32 R=10, counter and key all
+  // zero -> 6627e8d5 e169c58d bc57ac4c 9b00dbd8.
+  r123::Philox4x32_R<10> philox;
+  const auto out = philox({{0, 0, 0, 0}}, {{0, 0}});
+  CHECK(out.v[0] == 0x6627e8d5u);
+  CHECK(out.v[1] == 0xe169c58du);
+  CHECK(out.v[2] == 0xbc57ac4cu);
+  CHECK(out.v[3] == 0x9b00dbd8u);
+  const auto mine = bits(0, 0, 0, 0);
+  CHECK(mine[0] == 0x6627e8d5u);
+  CHECK(mine[3] == 0x9b00dbd8u);
+}
+
+TEST_CASE("polynomial log and sincos agree with the C library to 1e-13") {
+  for (int i = 0; i < 100000; ++i) {
+    const uint32_t x = static_cast<uint32_t>(i) * 42949u + 17u;
+    const double u = uniform_open(x);
+    CHECK(detail::log_poly(u) == doctest::Approx(std::log(u)).epsilon(1e-14));
+    double s, c;
+    const double t = uniform53(x, 0);
+    detail::sincos_2pi(t, s, c);
+    CHECK(std::abs(s - std::sin(2 * M_PI * t)) < 1e-13);
+    CHECK(std::abs(c - std::cos(2 * M_PI * t)) < 1e-13);
+  }
+}
+
+TEST_CASE("batched normals are N(0,1): moments and a Kolmogorov-Smirnov test") {
+  const uint32_t blocks = 50000;  // 200,000 deviates
+  std::vector<double> z(4 * blocks);
+  normals_batch(99, make_stream(Purpose::noise, 0), 0, 7, blocks, z.data());
+  double m = 0, m2 = 0;
+  for (double x : z) m += x, m2 += x * x;
+  const double n = static_cast<double>(z.size());
+  m /= n;
+  m2 = m2 / n - m * m;
+  // Standard errors: 1/sqrt(n) = 0.0022 for the mean, sqrt(2/n) = 0.0032 for the variance.
+  CHECK(std::abs(m) < 5 * 0.0022);
+  CHECK(std::abs(m2 - 1) < 5 * 0.0032);
+  std::sort(z.begin(), z.end());
+  double d = 0;
+  for (size_t i = 0; i < z.size(); ++i) {
+    const double cdf = 0.5 * std::erfc(-z[i] / std::sqrt(2.0));
+    d = std::max({d, std::abs(cdf - static_cast<double>(i) / n), std::abs(cdf - static_cast<double>(i + 1) / n)});
+  }
+  // KS critical value at alpha = 0.001: 1.95 / sqrt(n) (asymptotic Kolmogorov distribution).
+  CHECK(d < 1.95 / std::sqrt(n));
+}
+
+TEST_CASE("Stream draws are reproducible and keyed by element") {
+  Stream a(5, 1, 10), b(5, 1, 10), c(5, 1, 11);
+  for (int i = 0; i < 100; ++i) {
+    const double x = a.uniform();
+    CHECK(x == b.uniform());
+    CHECK(x != c.uniform());
+  }
+  Stream r(1, 2, 3);
+  std::vector<int> counts(7, 0);
+  for (int i = 0; i < 70000; ++i) ++counts[r.below(7)];
+  // Each count ~ Binomial(70000, 1/7): mean 10000, sd 92.6; 5 sd bound.
+  for (int k : counts) CHECK(std::abs(k - 10000) < 5 * 92.6);
+}
