@@ -97,6 +97,7 @@ int cmd_plot(const std::vector<std::string>& args) {
   const char* old = std::getenv("PYTHONPATH");
   const std::string pp = std::string(SNNSIM_SOURCE_DIR) + (old && *old ? ":" + std::string(old) : "");
   setenv("PYTHONPATH", pp.c_str(), 1);
+  setenv("SNNSIM_PROG", "snnsim plot", 1);  // usage lines then read "snnsim plot raster ..." 
   execv(python.c_str(), argv.data());
   std::fprintf(stderr, "snnsim plot: cannot run %s (install python3 with scripts/setup-debian.sh)\n",
                python.c_str());
