@@ -48,6 +48,8 @@ int cmd_run(const std::string& config, const std::vector<std::string>& sets,
   const std::string path = resolve_config(config);
   sim::ConfigDocument doc = sim::load_config(path);
   doc.file = config == path ? config : path;
+  // A [sweep] table describes a family of runs for `snnsim sweep`; one run ignores it.
+  doc.root.erase("sweep");
   for (const auto& s : sets) sim::apply_override(doc, s);
   if (threads) sim::apply_override(doc, fmt::format("simulation.threads={}", *threads));
   if (seed) sim::apply_override(doc, fmt::format("simulation.seed={}", *seed));
