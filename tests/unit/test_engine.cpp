@@ -87,8 +87,8 @@ TEST_CASE("a spike sent with delay d adds its charge exactly d steps later, acro
     std::set<Step> source_steps;
     for (const auto& s : sink.all())
       if (s.population == 0) source_steps.insert(s.step);
-    REQUIRE(source_steps.size() > 10);  // 400 steps through a 64-slot ring: six wraps
-    CHECK(simulation.network().populations()[1].ring_slots() == 64);  // bit_ceil(33 + 1)
+    REQUIRE(source_steps.size() > 10);  // 400 steps through a 34-step history: eleven wraps
+    CHECK(simulation.network().history_depth(0) == 34);  // largest delay + 1: the history wraps
     for (uint32_t i = 0; i < delays_steps.size(); ++i) {
       for (Step k = 0; k < steps; ++k) {
         const bool arrives = k >= delays_steps[i] && source_steps.count(k - delays_steps[i]);
@@ -112,10 +112,11 @@ TEST_CASE("CSR rows hold exactly the explicit connection list, for any thread pa
     proj.connections.push_back({static_cast<uint32_t>(r.below(70)), static_cast<uint32_t>(r.below(130)),
                                 std::round(r.uniform(-1, 1) * 64) / 64, 0.5 * (1 + r.below(30))});
   net.projections.push_back(proj);
-  // Brute-force reference: the list sorted by (source, target), stable for duplicates.
+  // Brute-force reference: the list in the canonical order of Projection::synapses(),
+  // (source, target, delay), stable for exact duplicates.
   auto expected = proj.connections;
   std::stable_sort(expected.begin(), expected.end(), [](const auto& x, const auto& y) {
-    return std::tie(x.source, x.target) < std::tie(y.source, y.target);
+    return std::tie(x.source, x.target, x.delay_ms) < std::tie(y.source, y.target, y.delay_ms);
   });
   for (int parts : {1, 2, 3}) {
     Network network(net, 1, parts);
@@ -157,21 +158,33 @@ delay_ms = 3
   for (int parts : {1, 2, 4}) {
     Network network(cfg.network, 9, parts);
     Population& b = network.populations()[1];
-    const Step k = 37;  // arbitrary step, so slots wrap
-    std::vector<uint32_t> spikes = {0, 5, 6, 100, 299};
+    // Spikes of population a at two emission steps; the history wraps (depth 13).
+    const Step k0 = 37, k1 = 41;
+    const std::vector<uint32_t> spikes0 = {0, 5, 6, 100, 299}, spikes1 = {5, 7, 250};
+    SpikeHistory history;
+    history.reset(network.history_depth(0), parts);
+    REQUIRE(history.depth() == 13);
+    for (const auto& [k, spikes] : {std::pair{k0, spikes0}, std::pair{k1, spikes1}})
+      for (int t = 0; t < parts; ++t)
+        for (uint32_t s : spikes)  // hand each spike to the part that owns its id
+          if (s >= network.partition(0).lo(t) && s < network.partition(0).hi(t))
+            history.at(k, t).push_back(s);
     std::map<std::pair<Step, uint32_t>, double> reference;
-    for (const auto& proj : network.projections()) {
-      for (const auto& s : proj.synapses())
-        if (std::binary_search(spikes.begin(), spikes.end(), s.source))
-          reference[{k + s.delay_steps, s.target}] += static_cast<double>(s.weight);
-      for (int t = 0; t < parts; ++t) proj.deliver(t, k, spikes, b);
-    }
-    for (Step slot_step = k + 1; slot_step <= k + 12; ++slot_step) {
-      const double* slot = b.ring_slot(slot_step);
+    for (const auto& proj : network.projections())
+      for (const auto& s : proj.synapses()) {
+        if (std::binary_search(spikes0.begin(), spikes0.end(), s.source))
+          reference[{k0 + s.delay_steps, s.target}] += static_cast<double>(s.weight);
+        if (std::binary_search(spikes1.begin(), spikes1.end(), s.source))
+          reference[{k1 + s.delay_steps, s.target}] += static_cast<double>(s.weight);
+      }
+    for (Step k = k1 + 1; k <= k0 + 12; ++k) {  // arrivals for which both emissions are in reach
+      std::fill(b.arrivals.begin(), b.arrivals.end(), 0.0);
+      for (const auto& proj : network.projections())
+        for (int t = 0; t < parts; ++t) proj.gather(t, k, history, b);
       for (uint32_t i = 0; i < b.size(); ++i) {
-        const auto it = reference.find({slot_step, i});
+        const auto it = reference.find({k, i});
         const double want = it == reference.end() ? 0.0 : it->second;
-        CHECK(slot[i] == doctest::Approx(want).epsilon(1e-12));
+        CHECK(b.arrivals[i] == doctest::Approx(want).epsilon(1e-12));
       }
     }
   }
