@@ -103,19 +103,22 @@ def plot_errors(index: SweepIndex, fp_max: float = 1e-3, fn_max: float = 1e-3,
                     label=f"{err.upper()} theory, {_label(key)}")
             rate, lo, hi = s[f"{err}_rate"], s[f"{err}_lo"], s[f"{err}_hi"]
             pos = rate > 0
-            ax.errorbar(th[pos], rate[pos], yerr=[rate[pos] - np.maximum(lo[pos], floor),
-                                                  hi[pos] - rate[pos]],
+            yerr = [np.maximum(rate[pos] - np.maximum(lo[pos], floor), 0.0),
+                    np.maximum(hi[pos] - rate[pos], 0.0)]
+            ax.errorbar(th[pos], rate[pos], yerr=yerr,
                         fmt="o" if err == "fp" else "s", color=color, ms=4, capsize=2)
             ax.plot(th[~pos], hi[~pos], "v", color=color, ms=4)
     ax.set_yscale("log")
+    # Theory goes down to 1e-40 and beyond; below 1e-12 nothing is measurable.
+    ax.set_ylim(bottom=max(ax.get_ylim()[0], 1e-12))
     ax.axhline(fp_max, color="0.5", lw=0.7, ls=":")
     if fn_max != fp_max:
         ax.axhline(fn_max, color="0.5", lw=0.7, ls="-.")
     ax.set_xlabel("NMDA threshold θ (synapses)")
     ax.set_ylabel("error probability")
     ax.set_title(title or f"segment errors vs θ (shaded: FP <= {fp_max:g} and FN <= "
-                 f"{fn_max:g}, {source}; v: 0 events, upper 95 % limit)")
-    ax.legend(fontsize="x-small")
+                 f"{fn_max:g}, {source}; v: 0 events, upper 95 % limit)", fontsize="small")
+    ax.legend(fontsize="xx-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig, data
 
 
@@ -137,5 +140,5 @@ def plot_sequence(index: SweepIndex, theta: str = THETA, title: str | None = Non
     ax.set_xlabel("NMDA threshold θ (synapses)")
     ax.set_ylabel("next-pattern prediction")
     ax.set_title(title or "spiking sequence: predicted cells vs the next pattern's cells")
-    ax.legend(fontsize="x-small")
+    ax.legend(fontsize="xx-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig, data

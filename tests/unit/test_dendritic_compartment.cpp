@@ -11,6 +11,7 @@
 #include <set>
 #include <vector>
 
+#include "experiments/nmda_threshold/monte_carlo.hpp"
 #include "experiments/nmda_threshold/sequence.hpp"
 #include "models/dendritic_compartment.hpp"
 #include "sim/simulation.hpp"
@@ -321,4 +322,14 @@ TEST_CASE("sequence: results do not depend on the thread count") {
   CHECK(one.correct == two.correct);
   CHECK(one.synapses == two.synapses);
   CHECK(one.target_v_mV == two.target_v_mV);
+}
+
+TEST_CASE("Wilson interval is exactly [0, 1]-bounded at 0 and at all events") {
+  // Regression: at events == trials the formula's upper limit came out as
+  // 0.9999999999999999, excluding a theory value of exactly 1 (θ > s: every probe fails).
+  for (const uint64_t n : {1ull, 7ull, 1000ull, 20000ull}) {
+    CAPTURE(n);
+    CHECK(nt::wilson_interval(n, n).hi == 1.0);
+    CHECK(nt::wilson_interval(0, n).lo == 0.0);
+  }
 }
