@@ -3,12 +3,14 @@
 #include <filesystem>
 
 #include "experiments/network.hpp"
+#include "experiments/nmda_threshold/experiment.hpp"
 
 namespace experiments {
 
 const std::vector<Experiment>& all() {
   static const std::vector<Experiment> list = {
       network::experiment(),
+      nmda_threshold::experiment(),
   };
   return list;
 }
