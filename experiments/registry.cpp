@@ -3,12 +3,14 @@
 #include <filesystem>
 
 #include "experiments/network.hpp"
+#include "experiments/sparsey/experiment.hpp"
 
 namespace experiments {
 
 const std::vector<Experiment>& all() {
   static const std::vector<Experiment> list = {
       network::experiment(),
+      sparsey::experiment(),
   };
   return list;
 }
