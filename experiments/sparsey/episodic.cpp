@@ -42,6 +42,8 @@ EpisodicMetrics run_episodic(const EpisodicConfig& cfg, const PatternSet& all) {
   m.distinct_patterns = double(unique_patterns.size()) / n;
 
   struct SeedResult {
+    // Sums over patterns (divided by their number at the end, so that e.g. 40 recalls out
+    // of 40 give exactly 1).
     double exact = 0, cm = 0, exact_noisy = 0, cm_noisy = 0, G_learning = 0, G_stored = 0,
            G_noisy = 0, distinct = 0;
     Presentations records;
@@ -62,7 +64,7 @@ EpisodicMetrics run_episodic(const EpisodicConfig& cfg, const PatternSet& all) {
     for (const uint32_t i : kept) {
       const ms::Selection sel = ms::learn(field, {.U = all[i]}, choice, work);
       keep(Phase::learn, i, all[i].size(), sel);
-      r.G_learning += sel.G / n;
+      r.G_learning += sel.G;
       codes.push_back(sel.code);
     }
     for (size_t j = 0; j < kept.size(); ++j) {
@@ -70,30 +72,30 @@ EpisodicMetrics run_episodic(const EpisodicConfig& cfg, const PatternSet& all) {
       const ms::Selection rc = ms::select_code(field, {.U = x}, ms::Mode::recognise, choice, work);
       keep(Phase::recall, kept[j], x.size(), rc);
       const uint32_t ov = ms::code_overlap(rc.code, codes[j]);
-      r.exact += (ov == Q ? 1.0 : 0.0) / n;
-      r.cm += double(ov) / Q / n;
-      r.G_stored += rc.G / n;
+      r.exact += ov == Q ? 1.0 : 0.0;
+      r.cm += double(ov) / Q;
+      r.G_stored += rc.G;
       const std::vector<uint32_t> noisy = perturb(x, all.num_bits, cfg.noise_fraction, noise);
       const ms::Selection rn = ms::select_code(field, {.U = noisy}, ms::Mode::recognise, choice, work);
       keep(Phase::recall_noisy, kept[j], noisy.size(), rn);
       const uint32_t ovn = ms::code_overlap(rn.code, codes[j]);
-      r.exact_noisy += (ovn == Q ? 1.0 : 0.0) / n;
-      r.cm_noisy += double(ovn) / Q / n;
-      r.G_noisy += rn.G / n;
+      r.exact_noisy += ovn == Q ? 1.0 : 0.0;
+      r.cm_noisy += double(ovn) / Q;
+      r.G_noisy += rn.G;
     }
-    r.distinct = double(std::set<ms::Code>(codes.begin(), codes.end()).size()) / n;
+    r.distinct = double(std::set<ms::Code>(codes.begin(), codes.end()).size());
   }
-  const double S = cfg.num_seeds;
+  const double S = cfg.num_seeds;  // means over patterns, then over seeds
   std::vector<Presentations> records;
   for (SeedResult& r : seeds) {
-    m.exact_recall += r.exact / S;
-    m.cm_recall += r.cm / S;
-    m.exact_recall_noisy += r.exact_noisy / S;
-    m.cm_recall_noisy += r.cm_noisy / S;
-    m.G_learning += r.G_learning / S;
-    m.G_stored += r.G_stored / S;
-    m.G_noisy += r.G_noisy / S;
-    m.distinct_codes += r.distinct / S;
+    m.exact_recall += r.exact / n / S;
+    m.cm_recall += r.cm / n / S;
+    m.exact_recall_noisy += r.exact_noisy / n / S;
+    m.cm_recall_noisy += r.cm_noisy / n / S;
+    m.G_learning += r.G_learning / n / S;
+    m.G_stored += r.G_stored / n / S;
+    m.G_noisy += r.G_noisy / n / S;
+    m.distinct_codes += r.distinct / n / S;
     records.push_back(std::move(r.records));
   }
   concatenate(m.presentations, records);
