@@ -30,15 +30,17 @@ EpisodicMetrics run_episodic(const EpisodicConfig& cfg, const PatternSet& all) {
   std::set<std::vector<uint32_t>> unique_patterns;
   for (size_t j = 0; j < kept.size(); ++j) {
     const auto x = all[kept[j]];
-    m.mean_active += double(x.size()) / n;
+    m.mean_active += double(x.size());  // a sum here, divided below
     unique_patterns.emplace(x.begin(), x.end());
     if (j > 0) {
       const auto y = all[kept[j - 1]];
       std::vector<uint32_t> both;
       std::set_intersection(x.begin(), x.end(), y.begin(), y.end(), std::back_inserter(both));
-      m.mean_input_overlap += double(both.size()) / double(x.size()) / std::max(1.0, n - 1);
+      m.mean_input_overlap += double(both.size()) / double(x.size());
     }
   }
+  m.mean_active /= n;
+  m.mean_input_overlap /= std::max(1.0, n - 1);
   m.distinct_patterns = double(unique_patterns.size()) / n;
 
   struct SeedResult {

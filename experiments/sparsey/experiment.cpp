@@ -188,12 +188,13 @@ Settings read_settings(const sim::ConfigDocument& doc, toml::table& resolved) {
   } else {
     EpisodicConfig& c = s.episodic;
     s.source = k.choice("source", {"random", "npy", "hdf5", "spikes"}, std::string("random"));
-    if (s.source == "random") {
-      s.num_patterns = read_u32(k, "num_patterns", s.num_patterns, 1);
-      s.num_bits = read_u32(k, "num_bits", s.num_bits, 1);
-      s.active_bits = read_u32(k, "active_bits", s.active_bits, 1);
-      check_active(k, s.num_bits, s.active_bits);
-    } else {
+    // The random source's settings are read whatever the source (so that a config can
+    // switch source with one --set); they are used only by source = "random".
+    s.num_patterns = read_u32(k, "num_patterns", s.num_patterns, 1);
+    s.num_bits = read_u32(k, "num_bits", s.num_bits, 1);
+    s.active_bits = read_u32(k, "active_bits", s.active_bits, 1);
+    check_active(k, s.num_bits, s.active_bits);
+    if (s.source != "random") {
       s.path = k.string("path");
       s.input_key = k.dotted("path");
       s.input_line = k.line_of("path");
