@@ -214,6 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "population_names, population_sizes, t_start_ms, t_stop_ms.")
     _add_common(p, figure=False)
     p.add_argument("-o", "--output", metavar="OUT", required=True, help="output .csv or .npz")
+    from . import sparsey
+    sparsey.add_parsers(sub, _add_common, _positive_int)
     return parser
 
 
@@ -450,6 +452,8 @@ COMMANDS = {"raster": cmd_raster, "rate": cmd_rate, "rate-hist": cmd_rate_hist,
             "isi": cmd_isi, "psth": cmd_psth, "traces": cmd_traces, "sweep": cmd_sweep,
             "summary": cmd_summary, "export": cmd_export, "nmda-errors": cmd_nmda,
             "nmda-sequence": cmd_nmda}
+from .sparsey import COMMANDS as _SPARSEY_COMMANDS  # noqa: E402 (sparsey imports from here)
+COMMANDS.update(_SPARSEY_COMMANDS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

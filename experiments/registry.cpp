@@ -4,6 +4,7 @@
 
 #include "experiments/network.hpp"
 #include "experiments/nmda_threshold/experiment.hpp"
+#include "experiments/sparsey/experiment.hpp"
 
 namespace experiments {
 
@@ -11,6 +12,7 @@ const std::vector<Experiment>& all() {
   static const std::vector<Experiment> list = {
       network::experiment(),
       nmda_threshold::experiment(),
+      sparsey::experiment(),
   };
   return list;
 }
