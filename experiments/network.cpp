@@ -83,7 +83,7 @@ Experiment experiment() {
           "a network of Izhikevich populations and projections, simulated and written to "
           "spikes.h5",
           {"experiments/izhikevich2003.toml", "experiments/polychronization.toml",
-           "experiments/reservoir10k.toml"},
+           "experiments/reservoir10k.toml", "experiments/reservoir100k.toml"},
           run,
           validate};
 }
