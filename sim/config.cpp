@@ -610,6 +610,39 @@ ProjectionSpec read_projection(TableReader& r, const std::vector<PopulationSpec>
     p.delay_ms = r.distribution("delay_ms", Distribution::constant_value(dt_ms));
     check_delay(r, "delay_ms", p.delay_ms, dt_ms);
   }
+  if (r.has("plasticity")) {
+    TableReader pl = r.table("plasticity");
+    const std::string rule = pl.choice("rule", {"none", "rstdp"}, "none");
+    if (rule == "rstdp") {
+      // Izhikevich 2007 defaults (models/rstdp.hpp), every one overridable.
+      auto& q = p.plasticity.rstdp;
+      p.plasticity.rule = PlasticitySpec::Rule::rstdp;
+      q.a_plus = pl.number("a_plus", q.a_plus);
+      q.a_minus = pl.number("a_minus", q.a_minus);
+      for (auto [key, ref] : {std::pair{"tau_plus_ms", &q.tau_plus_ms}, std::pair{"tau_minus_ms", &q.tau_minus_ms},
+                              std::pair{"tau_c_ms", &q.tau_c_ms}, std::pair{"tau_d_ms", &q.tau_d_ms}}) {
+        *ref = pl.number(key, *ref);
+        if (!(*ref > 0)) pl.fail(key, fmt::format("expected {} > 0", key));
+      }
+      q.d_tonic = pl.number("d_tonic", q.d_tonic);
+      q.eta_per_ms = pl.number("eta_per_ms", q.eta_per_ms);
+      q.bounds.w_min = pl.number("w_min", q.bounds.w_min);
+      q.bounds.w_max = pl.number("w_max", q.bounds.w_max);
+      if (!(q.bounds.w_min <= q.bounds.w_max)) pl.fail("w_max", "expected w_min <= w_max");
+      const std::string pairing = pl.choice("pairing", {"all_to_all", "nearest"}, "all_to_all");
+      q.pairing = pairing == "nearest" ? models::plasticity::StdpPairing::nearest
+                                       : models::plasticity::StdpPairing::all_to_all;
+      const bool constant_delay =
+          p.rule == R::explicit_list
+              ? std::all_of(p.connections.begin(), p.connections.end(),
+                            [&](const ConnectionTriple& c) { return c.delay_ms == p.connections.front().delay_ms; })
+              : p.delay_ms.kind == Distribution::Kind::constant;
+      if (!constant_delay)
+        pl.fail("rule", "R-STDP needs a constant delay in its projection (per-neuron presynaptic "
+                        "traces are stamped at arrival)");
+    }
+    pl.finish();
+  }
   r.finish();
   return p;
 }

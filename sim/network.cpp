@@ -423,7 +423,10 @@ Projection::Projection(const ProjectionSpec& spec, uint32_t index, const Populat
 
   // All-to-all with a single delay becomes a weight matrix per piece: delivery is then a
   // contiguous, vectorisable add and costs 4 bytes per synapse.
-  dense_ = spec.rule == ProjectionSpec::Rule::all_to_all && groups_ == 1 &&
+  const bool plastic = spec.plasticity.rule != PlasticitySpec::Rule::none;
+  if (plastic && groups_ != 1)
+    throw std::invalid_argument("projection '" + spec.name + "': plasticity needs a constant delay");
+  dense_ = spec.rule == ProjectionSpec::Rule::all_to_all && groups_ == 1 && !plastic &&
            !(spec.source == spec.target && !spec.allow_autapses);
   std::vector<RowEntry> row;
   if (dense_) {
@@ -508,6 +511,44 @@ Projection::Projection(const ProjectionSpec& spec, uint32_t index, const Populat
       }
     }
   }
+  if (plastic) {
+    std::vector<uint32_t> pre_of, post_of;
+    pre_of.reserve(n_synapses_);
+    post_of.reserve(n_synapses_);
+    plastic_w_.reserve(n_synapses_);
+    for (const Piece& piece : pieces_) {
+      piece_base_.push_back(pre_of.size());
+      for (uint32_t s = 0; s < n_source_; ++s)
+        for (uint32_t j = piece.row_begin[s]; j < piece.row_begin[s + 1]; ++j) {
+          pre_of.push_back(s);
+          post_of.push_back(piece.syn[j].target);
+          plastic_w_.push_back(static_cast<double>(piece.syn[j].weight));
+        }
+    }
+    rstdp_ = std::make_unique<models::plasticity::RStdpRule>(
+        spec.plasticity.rstdp, dt_ms, std::move(pre_of), std::move(post_of), n_source_,
+        target.padded());
+  }
+}
+
+void Projection::on_post_spikes(int part, Step k, std::span<const uint32_t> posts) {
+  // Each post neuron's incoming synapses all lie in the piece of the thread that owns it.
+  (void)part;
+  for (uint32_t post : posts) rstdp_->on_post_spike(post, k, plastic_w_);
+}
+
+void Projection::on_pre_arrivals(Step k, const SpikeHistory& source_spikes, uint32_t lo,
+                                 uint32_t hi) {
+  if (k < min_delay_) return;
+  for (int sp = 0; sp < source_spikes.parts(); ++sp)
+    for (uint32_t s : source_spikes.at(k - min_delay_, sp))
+      if (s >= lo && s < hi) rstdp_->bump_pre_trace(s, k);
+}
+
+void Projection::modulate(double amount, Step k) { rstdp_->on_modulator(amount, k, plastic_w_); }
+
+void Projection::flush(Step k) {
+  if (rstdp_) rstdp_->flush(k, plastic_w_);
 }
 
 uint32_t Projection::group_begin(const Piece& piece, uint32_t s, uint32_t g) const {
@@ -526,8 +567,7 @@ uint64_t Projection::memory_bytes() const {
   return bytes;
 }
 
-void Projection::gather(int part, Step k, const SpikeHistory& source_spikes,
-                        Population& target) const {
+void Projection::gather(int part, Step k, const SpikeHistory& source_spikes, Population& target) {
   const Piece& piece = pieces_[static_cast<size_t>(part)];
   if (piece.hi == piece.lo) return;
   double* in = target.arrivals.data();
@@ -549,6 +589,17 @@ void Projection::gather(int part, Step k, const SpikeHistory& source_spikes,
           const float* w = piece.dense_weight.data() + static_cast<size_t>(s) * width;
           for (uint32_t j = 0; j < width; ++j) out[j] += static_cast<double>(w[j]);
         }
+        continue;
+      }
+      if (rstdp_) {
+        // Each arriving spike is a presynaptic event of its synapses (Izhikevich 2007): the
+        // weight is brought up to date and depressed by the post trace, then delivered.
+        const uint64_t base = piece_base_[static_cast<size_t>(part)];
+        for (uint32_t s : spikes)
+          for (uint32_t j = piece.row_begin[s]; j < piece.row_begin[s + 1]; ++j) {
+            rstdp_->on_pre(base + j, k, plastic_w_);
+            in[piece.syn[j].target] += plastic_w_[base + j];
+          }
         continue;
       }
       ranges.clear();
@@ -588,9 +639,12 @@ std::vector<Projection::Synapse> Projection::synapses() const {
         }
         continue;
       }
+      const uint64_t base = rstdp_ ? piece_base_[static_cast<size_t>(&piece - pieces_.data())] : 0;
       for (uint32_t g = 0; g < groups_; ++g)
         for (uint32_t j = group_begin(piece, s, g); j < group_begin(piece, s, g + 1); ++j)
-          out.push_back({s, piece.syn[j].target, piece.syn[j].weight, min_delay_ + g});
+          out.push_back({s, piece.syn[j].target,
+                         rstdp_ ? plastic_w_[base + j] : static_cast<double>(piece.syn[j].weight),
+                         min_delay_ + g});
     }
     // Canonical order within a row: ascending target, ties in delay order.
     std::stable_sort(out.begin() + static_cast<long>(first), out.end(),

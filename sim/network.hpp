@@ -11,6 +11,7 @@
 // - Each target neuron receives its inputs in one fixed order (projection order, then
 //   ascending source id, then synapse order in the row), independent of the partition.
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -116,16 +117,30 @@ class Projection {
 
   // Adds into target.arrivals, for the neurons of partition `part`, the charge of every
   // spike of the source whose arrival step is k (emitted at k - d for each delay d).
-  void gather(int part, Step k, const SpikeHistory& source_spikes, Population& target) const;
+  // Plastic projections also update the weights of the arriving synapses (all in `part`).
+  void gather(int part, Step k, const SpikeHistory& source_spikes, Population& target);
 
   // Number of synapses in the row of source s (all pieces).
   uint32_t row_length(uint32_t s) const;
+
+  // Plasticity (only when spec().plasticity.rule != none). Synapse k of the rule is synapse
+  // j of piece t at k = piece_base_[t] + j, so every synapse belongs to the thread that owns
+  // its target, and each thread updates only its own synapses.
+  bool plastic() const { return rstdp_ != nullptr; }
+  // Postsynaptic spikes of step k (target ids of partition `part`, ascending).
+  void on_post_spikes(int part, Step k, std::span<const uint32_t> posts);
+  // Presynaptic traces for the spikes arriving at step k from sources in [lo, hi).
+  void on_pre_arrivals(Step k, const SpikeHistory& source_spikes, uint32_t lo, uint32_t hi);
+  // A dopamine impulse at step k (one thread, between steps).
+  void modulate(double amount, Step k);
+  // Brings every plastic weight up to step k (before reading them).
+  void flush(Step k);
 
   // All synapses as (source, target, weight, delay_steps), in source-major order: for tests,
   // weight export and plasticity set-up (not for the hot path).
   struct Synapse {
     uint32_t source, target;
-    float weight;
+    double weight;
     uint32_t delay_steps;
   };
   std::vector<Synapse> synapses() const;
@@ -158,6 +173,10 @@ class Projection {
   uint32_t groups_ = 1;  // max_delay_ - min_delay_ + 1
   bool dense_ = false;   // all-to-all with one delay: a weight matrix, no target ids
   std::vector<Piece> pieces_;
+  // Plastic projections keep their weights in double, indexed by rule synapse id.
+  std::unique_ptr<models::plasticity::RStdpRule> rstdp_;
+  std::vector<double> plastic_w_;
+  std::vector<uint64_t> piece_base_;
 };
 
 class Network {

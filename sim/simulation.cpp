@@ -54,7 +54,12 @@ void Simulation::begin(const std::string& experiment, const std::string& config_
 }
 
 void Simulation::end(bool complete) {
+  for (auto& proj : network_.projections()) proj.flush(now_);
   for (Sink* s : sinks_) s->end(now_, complete);
+}
+
+void Simulation::modulate(uint32_t projection, double amount) {
+  network_.projections().at(projection).modulate(amount, now_);
 }
 
 void Simulation::record(Step k) {
@@ -135,7 +140,9 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
         pops[p].advance(k, part.lo(tid), part.hi(tid), mine, scratch_[static_cast<size_t>(tid)]);
       }
 #pragma omp barrier
-      for (const auto& proj : projs) proj.gather(tid, k + 1, history_[proj.source()], pops[proj.target()]);
+      for (auto& proj : projs)
+        if (proj.plastic()) proj.on_post_spikes(tid, k, history_[proj.target()].at(k, tid));
+      for (auto& proj : projs) proj.gather(tid, k + 1, history_[proj.source()], pops[proj.target()]);
 #pragma omp master
       try {
         record(k);
@@ -157,6 +164,11 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
         stopped = true;
       }
 #pragma omp barrier
+      for (auto& proj : projs)
+        if (proj.plastic()) {
+          const Partition& part = network_.partition(proj.source());
+          proj.on_pre_arrivals(k + 1, history_[proj.source()], part.lo(tid), part.hi(tid));
+        }
       if (stopped) break;
     }
   }
