@@ -364,14 +364,11 @@ void validate_points(const ConfigDocument& base, const Spec& spec, const std::ve
     try {
       validate(doc);
     } catch (const InputError& e) {
-      // Values that came from an override carry "--set key=value" as their file.
-      for (size_t j = 0; j < sets.size(); ++j)
-        if (e.file == "--set " + sets[j]) {
-          std::string msg = e.what();
-          if (!e.key.empty() && msg.find(e.key) == std::string::npos)
-            msg = fmt::format("key '{}': {}", e.key, msg);
-          throw located(j, msg);
-        }
+      // An error about a swept key (or something inside it) belongs to that parameter.
+      for (size_t j = 0; j < sets.size(); ++j) {
+        const std::string& key = spec.parameters[j].key;
+        if (e.key == key || e.key.rfind(key + ".", 0) == 0) throw located(j, e.what());
+      }
       throw InputError(e.file, e.line, e.key, fmt::format("at point {} ({}): {}", point.index, values, e.what()));
     }
   }

@@ -46,7 +46,11 @@ void add_sweep_options(CLI::App& app, SweepOptions& o) {
 
 namespace {
 
-std::string self_binary() {
+// The program started for each point: this snnsim, unless SNNSIM_SWEEP_BINARY names another
+// (a wrapper that pins CPUs, a different build, or a test's failure injector). It receives
+// the arguments of `snnsim run`.
+std::string point_binary() {
+  if (const char* b = std::getenv("SNNSIM_SWEEP_BINARY"); b && *b) return b;
   std::error_code ec;
   const fs::path p = fs::read_symlink("/proc/self/exe", ec);
   if (ec) throw std::runtime_error("cannot find the snnsim binary (/proc/self/exe): " + ec.message());
@@ -218,7 +222,7 @@ int run_sweep(const SweepOptions& o, const std::string& config_path,
   const int total_threads =
       o.threads ? *o.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   const int threads = std::max(1, total_threads / o.jobs);
-  const std::string binary = self_binary();
+  const std::string binary = point_binary();
   const std::string config_abs = fs::absolute(config_path).string();
   log.info(fmt::format("sweep {}: {} points, {} to run, {} at once with {} thread{} each -> {}",
                        doc.file, points.size(), queue.size(), o.jobs, threads,
