@@ -112,8 +112,9 @@ Experiment experiment() {
   return {"network",
           "a network of Izhikevich populations and projections, simulated and written to "
           "spikes.h5",
-          {"experiments/izhikevich2003.toml", "experiments/polychronization.toml",
-           "experiments/reservoir10k.toml", "experiments/reservoir100k.toml"},
+          {"experiments/izhikevich2003.toml", "experiments/izhikevich2003_sweep.toml",
+           "experiments/polychronization.toml", "experiments/reservoir10k.toml",
+           "experiments/reservoir100k.toml"},
           run,
           validate};
 }
