@@ -3,12 +3,14 @@
 #include <filesystem>
 
 #include "experiments/network.hpp"
+#include "experiments/what_when/what_when.hpp"
 
 namespace experiments {
 
 const std::vector<Experiment>& all() {
   static const std::vector<Experiment> list = {
       network::experiment(),
+      what_when::experiment(),
   };
   return list;
 }
