@@ -17,6 +17,7 @@ import numpy as np
 
 from .errors import AnalysisInputError
 from .io import SpikeFile, export_csv, export_npz, read_sweep_index, resolve_spike_path
+from .what_when import COMMANDS as what_when_commands
 
 # snnsim sets this so usage lines read "snnsim plot raster ...".
 PROG = os.environ.get("SNNSIM_PROG", "python3 -m analysis")
@@ -199,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "population_names, population_sizes, t_start_ms, t_stop_ms.")
     _add_common(p, figure=False)
     p.add_argument("-o", "--output", metavar="OUT", required=True, help="output .csv or .npz")
+    from . import what_when
+    what_when.add_parsers(sub, _add_common)
     return parser
 
 
@@ -416,6 +419,14 @@ def cmd_export(args) -> None:
 COMMANDS = {"raster": cmd_raster, "rate": cmd_rate, "rate-hist": cmd_rate_hist,
             "isi": cmd_isi, "psth": cmd_psth, "traces": cmd_traces, "sweep": cmd_sweep,
             "summary": cmd_summary, "export": cmd_export}
+
+
+def cmd_what_when(args) -> None:
+    from .what_when import run_command
+    run_command(args, _output, _save)
+
+
+COMMANDS.update(dict.fromkeys(what_when_commands, cmd_what_when))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
