@@ -50,6 +50,7 @@ struct Config {
   std::vector<Block> blocks;
   std::vector<std::string> cues, outcomes;
   std::string input_population = "exc";
+  uint64_t stimulus_seed = 1;  // schedule: trial order, jitter, outcomes
   double cue_duration_ms = 100, cue_fraction = 0.2, cue_amplitude = 10;
   bool outcome_input = false;
   double outcome_duration_ms = 100, outcome_fraction = 0.1, outcome_amplitude = 10;
@@ -108,6 +109,11 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
     if (c.cues.empty() || c.outcomes.empty()) p.fail("cues", "expected non-empty name lists");
   }
   c.input_population = p.string("input_population", "exc");
+  // A separate seed for the schedule lets a run repeat the same network and noise with
+  // another trial sequence (the across-seed control of the what/when angle).
+  const int64_t stim_seed = p.integer("seed", static_cast<int64_t>(c.net.run.seed));
+  if (stim_seed < 0) p.fail("seed", "expected a seed >= 0");
+  c.stimulus_seed = static_cast<uint64_t>(stim_seed);
   c.cue_duration_ms = p.number("cue_duration_ms", 100.0);
   c.cue_fraction = p.number("cue_fraction", 0.2);
   c.cue_amplitude = p.number("cue_amplitude", 10.0);
@@ -219,8 +225,8 @@ class Session {
     const uint32_t n_in = pops[input_].size();
     std::vector<uint32_t> perm(n_in);
     for (uint32_t i = 0; i < n_in; ++i) perm[i] = i;
-    sim::rng::Stream s(sim.network().populations()[0].spec().size + cfg.net.run.seed,
-                       sim::rng::make_stream(sim::rng::Purpose::stimulus, 10), 0);
+    // Part of the network (run seed), not of the schedule (paradigm.seed).
+    sim::rng::Stream s(cfg.net.run.seed, sim::rng::make_stream(sim::rng::Purpose::stimulus, 10), 0);
     for (std::size_t i = perm.size(); i > 1; --i)
       std::swap(perm[i - 1], perm[static_cast<std::size_t>(s.below(i))]);
     std::size_t next = 0;
@@ -752,7 +758,7 @@ int run(RunContext& ctx) {
   sim::TableReader root(ctx.doc.root, "", ctx.doc.file, resolved);
   Config cfg = read_config(root, std::filesystem::path(ctx.doc.file).stem().string());
   root.finish();
-  auto trials = make_schedule(cfg.blocks, cfg.timing, cfg.net.network.dt_ms, cfg.net.run.seed);
+  auto trials = make_schedule(cfg.blocks, cfg.timing, cfg.net.network.dt_ms, cfg.stimulus_seed);
   const double end_ms = schedule_end_ms(trials, cfg.timing);
   cfg.net.run.duration_ms = end_ms;
   if (auto* simt = resolved["simulation"].as_table()) simt->insert_or_assign("duration_ms", end_ms);
