@@ -7,6 +7,7 @@
 #include <map>
 #include <numbers>
 
+#include "experiments/registry.hpp"
 #include "experiments/what_when/paradigm.hpp"
 #include "experiments/what_when/what_when.hpp"
 #include "sim/rng.hpp"
@@ -240,4 +241,22 @@ TEST_CASE("cholesky solve and ridge") {
   const auto w = ww::ridge(g, c, p, m, 1e-9);
   for (std::size_t i = 0; i < p; ++i)
     for (std::size_t k = 0; k < m; ++k) CHECK(w[i * m + k] == doctest::Approx(w_true[i][k]).epsilon(1e-6));
+}
+
+TEST_CASE("built-in configs validate; a condition naming an unknown cue is rejected at its key") {
+  const experiments::Experiment* e = experiments::find("what_when");
+  REQUIRE(e != nullptr);
+  for (const auto& path : e->configs)
+    CHECK_NOTHROW(e->validate(sim::load_config(std::string(SNNSIM_SOURCE_DIR) + "/" + path)));
+  auto doc = sim::load_config(std::string(SNNSIM_SOURCE_DIR) + "/experiments/what_when_small.toml");
+  // Replace the first condition's cue by a name that is not in paradigm.cues.
+  auto* block = doc.root["block"].as_array()->get(0)->as_table();
+  block->get("condition")->as_array()->get(0)->as_table()->insert_or_assign("cue", "Q");
+  try {
+    e->validate(doc);
+    FAIL("expected an InputError");
+  } catch (const sim::InputError& err) {
+    CHECK(err.key.find("cue") != std::string::npos);
+    CHECK(std::string(err.what()).find("Q") != std::string::npos);
+  }
 }
