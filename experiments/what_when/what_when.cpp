@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -84,6 +85,12 @@ sim::Step steps_of(sim::TableReader& r, std::string_view key, double ms, double 
   return *s;
 }
 
+uint32_t count_of(sim::TableReader& r, std::string_view key, int64_t fallback) {
+  const int64_t n = r.integer(key, fallback);
+  if (n < 1 || n > 10'000'000) r.fail(key, "expected a count between 1 and 10^7");
+  return static_cast<uint32_t>(n);
+}
+
 Config read_config(sim::TableReader& root, const std::string& default_name) {
   Config c;
   c.name = read_experiment_header(root, default_name);
@@ -130,9 +137,7 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
   for (auto& b : root.tables("block", true)) {
     Block block;
     block.name = b.string("name");
-    const int64_t n = b.integer("trials_per_condition");
-    if (n < 1) b.fail("trials_per_condition", "expected >= 1");
-    block.trials_per_condition = static_cast<uint32_t>(n);
+    block.trials_per_condition = count_of(b, "trials_per_condition", 100);
     for (auto& cond : b.tables("condition", true)) {
       Condition k;
       k.cue = index_of(cond, "cue", c.cues, cond.string("cue"));
@@ -179,7 +184,7 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
   f.finish();
 
   sim::TableReader k = root.table("clock");
-  c.clock_trials = static_cast<uint32_t>(k.integer("trials", 150));
+  c.clock_trials = count_of(k, "trials", 150);
   c.clock_sample_ms = k.number("sample_every_ms", 20.0);
   steps_of(k, "sample_every_ms", c.clock_sample_ms, dt);
   c.clock_max_ms = k.number("max_ms", 1200.0);
@@ -189,9 +194,9 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
   k.finish();
 
   sim::TableReader m = root.table("metrics");
-  c.snapshot_trials = static_cast<uint32_t>(m.integer("snapshot_trials", 100));
-  c.steady_trials = static_cast<uint32_t>(m.integer("steady_trials", 20));
-  c.null_count = static_cast<uint32_t>(m.integer("null_permutations", 1000));
+  c.snapshot_trials = count_of(m, "snapshot_trials", 100);
+  c.steady_trials = count_of(m, "steady_trials", 20);
+  c.null_count = count_of(m, "null_permutations", 1000);
   c.adaptation_cue = m.string("adaptation_cue", c.force_cue);
   index_of(m, "adaptation_cue", c.cues, c.adaptation_cue);
   c.angle_cue = m.string("angle_cue", c.cues.front());
@@ -201,11 +206,6 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
   m.finish();
   return c;
 }
-
-// Per-trial aligned recordings of one readout: rows = trials, columns = samples.
-struct Recording {
-  std::vector<double> values;
-};
 
 class Session {
  public:
@@ -417,6 +417,7 @@ class Session {
     const auto w = when_[t.cue].weights();
     w_when_.assign(w.begin(), w.end());
     if (cfg_.force && t.cue == force_cue_) {
+      // Created at the cue's first trial once E||x||^2 is known (from its earlier samples).
       if (!force_a_ && when_[t.cue].feature_power() > 0) {
         // alpha = alpha_trials x one trial's worth of the mean eigenvalue of E[x x^T]
         // (prototype notes: P0 = I / alpha).
