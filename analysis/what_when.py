@@ -103,8 +103,9 @@ def probability_points(run: WhatWhenRun, last: int = 100):
     res = {}
     for lat, pts in out.items():
         ref = [a for p, a in pts if p == 1.0]
-        if ref and ref[0] > 0:
-            res[lat] = sorted((p, a / ref[0]) for p, a in pts)
+        # As the experiment's metrics: the last p = 1 condition (in cue order) is the reference.
+        if ref and ref[-1] > 0:
+            res[lat] = sorted((p, a / ref[-1]) for p, a in pts)
     return res
 
 

@@ -664,7 +664,7 @@ void readout_metrics(const Config& cfg, const Session& s, Metrics& out) {
   for (auto& [lat, pts] : by_latency) {
     double ref = 0;
     std::vector<double> ps, amps;
-    for (auto& [p, a] : pts)
+    for (auto& [p, a] : pts)  // reference: the last p = 1 condition of this latency
       if (p == 1.0) ref = a;
     for (auto& [p, a] : pts)
       if (p > 0 && p < 1) {
