@@ -17,6 +17,7 @@ import numpy as np
 
 from .errors import AnalysisInputError
 from .io import SpikeFile, export_csv, export_npz, read_sweep_index, resolve_spike_path
+from .what_when import COMMANDS as what_when_commands
 
 # snnsim sets this so usage lines read "snnsim plot raster ...".
 PROG = os.environ.get("SNNSIM_PROG", "python3 -m analysis")
@@ -216,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="OUT", required=True, help="output .csv or .npz")
     from . import sparsey
     sparsey.add_parsers(sub, _add_common, _positive_int)
+    from . import what_when
+    what_when.add_parsers(sub, _add_common)
     return parser
 
 
@@ -454,6 +457,14 @@ COMMANDS = {"raster": cmd_raster, "rate": cmd_rate, "rate-hist": cmd_rate_hist,
             "nmda-sequence": cmd_nmda}
 from .sparsey import COMMANDS as _SPARSEY_COMMANDS  # noqa: E402 (sparsey imports from here)
 COMMANDS.update(_SPARSEY_COMMANDS)
+
+
+def cmd_what_when(args) -> None:
+    from .what_when import run_command
+    run_command(args, _output, _save)
+
+
+COMMANDS.update(dict.fromkeys(what_when_commands, cmd_what_when))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

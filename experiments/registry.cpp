@@ -5,6 +5,7 @@
 #include "experiments/network.hpp"
 #include "experiments/nmda_threshold/experiment.hpp"
 #include "experiments/sparsey/experiment.hpp"
+#include "experiments/what_when/what_when.hpp"
 
 namespace experiments {
 
@@ -13,6 +14,7 @@ const std::vector<Experiment>& all() {
       network::experiment(),
       nmda_threshold::experiment(),
       sparsey::experiment(),
+      what_when::experiment(),
   };
   return list;
 }
