@@ -574,7 +574,7 @@ void Projection::gather(int part, Step k, const SpikeHistory& source_spikes, Pop
   // Each delay group d receives the spikes emitted at k - d, in ascending source order.
   // Sparse groups are scattered through memory, so their ranges are looked up first and
   // prefetched a few spikes ahead of the adds.
-  constexpr size_t kAhead = 4;
+  constexpr size_t kAhead = 16;
   thread_local std::vector<std::pair<uint32_t, uint32_t>> ranges;
   for (uint32_t g = 0; g < groups_; ++g) {
     const uint32_t d = min_delay_ + g;
@@ -607,9 +607,13 @@ void Projection::gather(int part, Step k, const SpikeHistory& source_spikes, Pop
         ranges.emplace_back(groups_ == 1 ? piece.row_begin[s] : group_begin(piece, s, g),
                             groups_ == 1 ? piece.row_begin[s + 1] : group_begin(piece, s, g + 1));
       const Piece::Syn* syn = piece.syn.data();
-      for (size_t i = 0; i < ranges.size() && i < kAhead; ++i) __builtin_prefetch(syn + ranges[i].first);
+      auto prefetch = [&](size_t i) {
+        __builtin_prefetch(syn + ranges[i].first);
+        if (ranges[i].second > ranges[i].first) __builtin_prefetch(syn + ranges[i].second - 1);
+      };
+      for (size_t i = 0; i < ranges.size() && i < kAhead; ++i) prefetch(i);
       for (size_t i = 0; i < ranges.size(); ++i) {
-        if (i + kAhead < ranges.size()) __builtin_prefetch(syn + ranges[i + kAhead].first);
+        if (i + kAhead < ranges.size()) prefetch(i + kAhead);
         for (uint32_t j = ranges[i].first; j < ranges[i].second; ++j)
           in[syn[j].target] += static_cast<double>(syn[j].weight);
       }

@@ -10,7 +10,7 @@
 // it — a requirement for thread-count invariance.
 //
 // The generator is exactly Random123's Philox4x32-10 (checked against it in the tests);
-// only the uniform -> normal transform differs from rng::box_muller, by < 1e-13 absolute.
+// the uniform -> normal transform is Box–Muller in single precision (see detail::uniform24).
 #include <cstdint>
 #include <cstring>
 
@@ -25,75 +25,69 @@ inline constexpr uint32_t kPhiloxM1 = 0xCD9E8D57u;
 inline constexpr uint32_t kPhiloxW0 = 0x9E3779B9u;  // Weyl key increments (golden ratio, sqrt 3)
 inline constexpr uint32_t kPhiloxW1 = 0xBB67AE85u;
 
+// The transform works in single precision: noise currents need no more than float's 24
+// bits, and float doubles the lanes per vector. Uniforms take the top 24 bits of a word,
+// u = (x + 1/2) / 2^24 in (0, 1), exactly representable; |z| is therefore at most
+// sqrt(-2 ln(2^-25)) = 5.9 (the tail beyond has probability 4e-9).
+inline float uniform24(uint32_t x) { return (static_cast<float>(x >> 8) + 0.5f) * 0x1p-24f; }
+
 // Natural log for x in (0, 1], from +, *, / and bit manipulation only.
 // x = 2^e * m with m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(f), f = (m-1)/(m+1), |f| <= 0.1716,
-// summed to f^17 (next term < 1e-15 relative).
-inline double log_poly(double x) {
-  uint64_t bits;
+// summed to f^9 (next term < 3e-9 relative, below float's 6e-8).
+inline float log_poly(float x) {
+  uint32_t bits;
   std::memcpy(&bits, &x, sizeof bits);
-  int64_t e = static_cast<int64_t>((bits >> 52) & 0x7FF) - 1023;
-  bits = (bits & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull;  // m in [1, 2)
-  double m;
+  int32_t e = static_cast<int32_t>((bits >> 23) & 0xFF) - 127;
+  bits = (bits & 0x007FFFFFu) | 0x3F800000u;  // m in [1, 2)
+  float m;
   std::memcpy(&m, &bits, sizeof m);
-  const bool big = m > 1.4142135623730951;
-  m = big ? 0.5 * m : m;
+  const bool big = m > 1.41421356f;
+  m = big ? 0.5f * m : m;
   e = big ? e + 1 : e;
-  const double f = (m - 1.0) / (m + 1.0);
-  const double s = f * f;
-  double p = 1.0 / 17.0;
-  p = p * s + 1.0 / 15.0;
-  p = p * s + 1.0 / 13.0;
-  p = p * s + 1.0 / 11.0;
-  p = p * s + 1.0 / 9.0;
-  p = p * s + 1.0 / 7.0;
-  p = p * s + 1.0 / 5.0;
-  p = p * s + 1.0 / 3.0;
-  p = p * s + 1.0;
-  return static_cast<double>(e) * 0.69314718055994530942 + 2.0 * f * p;
+  const float f = (m - 1.0f) / (m + 1.0f);
+  const float s = f * f;
+  float p = 1.0f / 9.0f;
+  p = p * s + 1.0f / 7.0f;
+  p = p * s + 1.0f / 5.0f;
+  p = p * s + 1.0f / 3.0f;
+  p = p * s + 1.0f;
+  return static_cast<float>(e) * 0.693147180559945f + 2.0f * f * p;
 }
 
 // sin and cos of 2*pi*t for t in [0, 1): quadrant from 4t, Taylor series on [0, pi/2)
-// (to a^17 and a^18: truncation < 5e-14).
-inline void sincos_2pi(double t, double& s_out, double& c_out) {
-  const double q4 = 4.0 * t;
+// (to a^11 and a^12: truncation < 4e-8).
+inline void sincos_2pi(float t, float& s_out, float& c_out) {
+  const float q4 = 4.0f * t;
   const int q = static_cast<int>(q4);  // 0..3
-  const double a = (q4 - static_cast<double>(q)) * 1.5707963267948966;
-  const double a2 = a * a;
-  double s = 1.0 / 355687428096000.0;          // 1/17!
-  s = s * a2 - 1.0 / 1307674368000.0;          // 1/15!
-  s = s * a2 + 1.0 / 6227020800.0;             // 1/13!
-  s = s * a2 - 1.0 / 39916800.0;               // 1/11!
-  s = s * a2 + 1.0 / 362880.0;                 // 1/9!
-  s = s * a2 - 1.0 / 5040.0;                   // 1/7!
-  s = s * a2 + 1.0 / 120.0;                    // 1/5!
-  s = s * a2 - 1.0 / 6.0;                      // 1/3!
-  s = (s * a2 + 1.0) * a;
-  double c = 1.0 / 6402373705728000.0;         // 1/18!
-  c = c * a2 - 1.0 / 20922789888000.0;         // 1/16!
-  c = c * a2 + 1.0 / 87178291200.0;            // 1/14!
-  c = c * a2 - 1.0 / 479001600.0;              // 1/12!
-  c = c * a2 + 1.0 / 3628800.0;                // 1/10!
-  c = c * a2 - 1.0 / 40320.0;                  // 1/8!
-  c = c * a2 + 1.0 / 720.0;                    // 1/6!
-  c = c * a2 - 1.0 / 24.0;                     // 1/4!
-  c = c * a2 + 0.5;                            // 1/2!
-  c = 1.0 - c * a2;
+  const float a = (q4 - static_cast<float>(q)) * 1.57079632679f;
+  const float a2 = a * a;
+  float s = -1.0f / 39916800.0f;               // 1/11!
+  s = s * a2 + 1.0f / 362880.0f;               // 1/9!
+  s = s * a2 - 1.0f / 5040.0f;                 // 1/7!
+  s = s * a2 + 1.0f / 120.0f;                  // 1/5!
+  s = s * a2 - 1.0f / 6.0f;                    // 1/3!
+  s = (s * a2 + 1.0f) * a;
+  float c = 1.0f / 479001600.0f;               // 1/12!
+  c = c * a2 - 1.0f / 3628800.0f;              // 1/10!
+  c = c * a2 + 1.0f / 40320.0f;                // 1/8!
+  c = c * a2 - 1.0f / 720.0f;                  // 1/6!
+  c = c * a2 + 1.0f / 24.0f;                   // 1/4!
+  c = c * a2 - 0.5f;                           // 1/2!
+  c = c * a2 + 1.0f;
   // Rotate by q quarter turns.
-  const double s1 = (q == 0) ? s : (q == 1) ? c : (q == 2) ? -s : -c;
-  const double c1 = (q == 0) ? c : (q == 1) ? -s : (q == 2) ? -c : s;
-  s_out = s1;
-  c_out = c1;
+  s_out = (q == 0) ? s : (q == 1) ? c : (q == 2) ? -s : -c;
+  c_out = (q == 0) ? c : (q == 1) ? -s : (q == 2) ? -c : s;
 }
 
 }  // namespace detail
 
 // Box–Muller with the polynomial functions: the scalar twin of the batched transform.
 inline void box_muller_fast(uint32_t a, uint32_t b, double& z0, double& z1) {
-  const double r = std::sqrt(-2.0 * detail::log_poly(uniform_open(a)));
-  double s, c;
-  detail::sincos_2pi(uniform53(b, 0) , s, c);
-  z0 = r * c;
-  z1 = r * s;
+  const float r = std::sqrt(-2.0f * detail::log_poly(detail::uniform24(a)));
+  float s, c;
+  detail::sincos_2pi(static_cast<float>(b >> 8) * 0x1p-24f, s, c);
+  z0 = static_cast<double>(r * c);
+  z1 = static_cast<double>(r * s);
 }
 
 // Normal deviates for blocks [first_block, first_block + n_blocks) of one stream at one
@@ -130,14 +124,14 @@ inline void normals_batch(uint64_t seed, uint32_t stream, uint32_t first_block, 
       k0 += detail::kPhiloxW0;
       k1 += detail::kPhiloxW1;
     }
-    double z[4][kLanes];
+    float z[4][kLanes];
 #pragma omp simd
     for (uint32_t l = 0; l < kLanes; ++l) {
-      const double r0 = std::sqrt(-2.0 * detail::log_poly(uniform_open(c0[l])));
-      const double r1 = std::sqrt(-2.0 * detail::log_poly(uniform_open(c2[l])));
-      double s0, co0, s1, co1;
-      detail::sincos_2pi(uniform53(c1[l], 0), s0, co0);
-      detail::sincos_2pi(uniform53(c3[l], 0), s1, co1);
+      const float r0 = std::sqrt(-2.0f * detail::log_poly(detail::uniform24(c0[l])));
+      const float r1 = std::sqrt(-2.0f * detail::log_poly(detail::uniform24(c2[l])));
+      float s0, co0, s1, co1;
+      detail::sincos_2pi(static_cast<float>(c1[l] >> 8) * 0x1p-24f, s0, co0);
+      detail::sincos_2pi(static_cast<float>(c3[l] >> 8) * 0x1p-24f, s1, co1);
       z[0][l] = r0 * co0;
       z[1][l] = r0 * s0;
       z[2][l] = r1 * co1;
