@@ -120,7 +120,10 @@ void apply_override(ConfigDocument& doc, const std::string& assignment) {
     walked += (walked.empty() ? "" : ".") + parts[i];
     toml::node* n = t->get(parts[i]);
     if (!n) {
-      t->insert(parts[i], toml::table{});
+      // A table parsed from the origin text (rather than a bare toml::table{}) so that
+      // messages about it name the --set, not the config file.
+      toml::table fresh = toml::parse("v = {}", origin);
+      t->insert(parts[i], std::move(*fresh.get_as<toml::table>("v")));
       n = t->get(parts[i]);
     }
     if (auto* tt = n->as_table()) {
@@ -151,7 +154,9 @@ void apply_override(ConfigDocument& doc, const std::string& assignment) {
     }
     throw InputError(origin, 0, key, fmt::format("'{}' is not a table", walked));
   }
-  t->insert_or_assign(parts.back(), *parsed.get("v"));
+  // Moved, not copied: toml++ copies drop the source region, and messages about the
+  // value must name the --set it came from.
+  t->insert_or_assign(parts.back(), std::move(*parsed.get("v")));
 }
 
 // ---------------------------------------------------------------------------------------

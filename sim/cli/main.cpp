@@ -65,8 +65,12 @@ int cmd_run(const std::string& config, const std::vector<std::string>& sets,
     if (auto c = sim::closest(type, names)) msg += fmt::format(" (did you mean \"{}\"?)", *c);
     const auto* head = doc.root.get_as<toml::table>("experiment");
     const toml::node* n = head ? head->get("type") : nullptr;
-    throw sim::InputError(doc.file, n ? static_cast<int>(n->source().begin.line) : 0,
-                          "experiment.type", msg);
+    // A type given by --set names the --set, not the config file.
+    const auto& src = n ? n->source() : toml::source_region{};
+    if (src.path && src.path->rfind("--set", 0) == 0)
+      throw sim::InputError(*src.path, 0, "experiment.type", msg);
+    throw sim::InputError(doc.file, n ? static_cast<int>(src.begin.line) : 0, "experiment.type",
+                          msg);
   }
   // Validate everything before touching the output folder.
   exp->validate(doc);
@@ -128,7 +132,12 @@ int main(int argc, char** argv) {
   run->add_option("--threads", threads, "OpenMP threads (results do not depend on it)")
       ->check(CLI::Range(1, 1024));
   run->add_option("--seed", seed, "master seed (overrides simulation.seed)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            // CLI::NonNegativeNumber would print the range up to the largest double.
+            return !text.empty() && text[0] == '-' ? "expected an integer >= 0, got " + text : "";
+          },
+          "INT>=0"));
   run->add_flag("--overwrite", overwrite, "replace the results in an existing run folder");
 
   auto* list = app.add_subcommand("list", "list the built-in experiments and their configs");
@@ -155,7 +164,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    // One line, like every other bad-input message (CLI11's own output takes two).
+    std::fprintf(stderr, "snnsim: error: %s (see snnsim --help)\n", e.what());
     return sim::exit_bad_input;
   }
 
