@@ -16,7 +16,8 @@ import h5py
 import numpy as np
 import pytest
 
-from engine import EXPERIMENTS, ROOT, SMALL_CONFIG, binary, line_of, snnsim, write_config
+from engine import (EXPERIMENTS, ROOT, SMALL_CONFIG, binary, line_of, quiet_openmp_env, snnsim,
+                    write_config)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -277,7 +278,7 @@ def test_interrupted_run(tmp_path):
                              "--set", f"simulation.duration_ms={planned_ms}",
                              "--set", "simulation.flush_interval_ms=100", "--out", "run"],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, env=quiet_openmp_env())
     try:
         deadline = time.monotonic() + 20
         while not (tmp_path / "run/spikes.h5").exists() and time.monotonic() < deadline:
