@@ -356,3 +356,18 @@ def test_info_bad_file(tmp_path):
     (tmp_path / "bad.h5").write_text("hello")
     r = snnsim("info", "bad.h5", cwd=tmp_path)
     assert_one_line_error(r, "snnsim: error: bad.h5: not an HDF5 file")
+
+
+def test_isi_plot_and_npz_export_of_a_real_run(tmp_path):
+    config = write_config(tmp_path)
+    run_ok("run", config.name, "--out", "run", cwd=tmp_path)
+    run_ok("plot", "isi", "run", "-o", "isi.png", cwd=tmp_path)
+    assert (tmp_path / "isi.png").read_bytes().startswith(PNG_SIGNATURE)
+    r = run_ok("plot", "export", "run", "-o", "s.npz", cwd=tmp_path)
+    z = np.load(tmp_path / "s.npz")
+    raw = spikes_of(tmp_path / "run/spikes.h5")
+    assert r.stdout.strip() == f"wrote {z['times_ms'].size} spikes to s.npz"
+    for k, pop in enumerate(z["population_names"].tolist()):
+        sel = z["population"] == k
+        np.testing.assert_array_equal(z["times_ms"][sel], raw[pop][0])
+        np.testing.assert_array_equal(z["node_ids"][sel], raw[pop][1].astype(np.int64))
