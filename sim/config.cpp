@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <filesystem>
 #include <sstream>
 
 #include "models/izhikevich.hpp"
+#include "sim/network.hpp"
 #include "sim/time.hpp"
 
 namespace sim {
@@ -451,6 +453,10 @@ namespace {
 namespace iz = models::izhikevich;
 
 Step steps_of(TableReader& r, std::string_view key, double ms, double dt_ms) {
+  // Beyond 2^53 steps a double no longer tells whole steps apart, and the step counter's
+  // conversion would overflow: such a run would never end.
+  if (ms / dt_ms > 0x1p53)
+    r.fail(key, fmt::format("{} ms is more than 2^53 steps of dt = {} ms", ms, dt_ms));
   const auto s = steps_exact(ms, dt_ms);
   if (!s) r.fail(key, fmt::format("{} ms is not a whole number of steps of dt = {} ms", ms, dt_ms));
   return *s;
@@ -615,6 +621,23 @@ ProjectionSpec read_projection(TableReader& r, const std::vector<PopulationSpec>
     p.delay_ms = r.distribution("delay_ms", Distribution::constant_value(dt_ms));
     check_delay(r, "delay_ms", p.delay_ms, dt_ms);
   }
+  // A synapse packs its target index and its delay in steps into 32 bits (see
+  // sim/network.cpp); refuse here what the network build would refuse after the run
+  // folder exists.
+  double max_delay_ms = p.rule == R::explicit_list                         ? 0.0
+                        : p.delay_ms.kind == Distribution::Kind::uniform_int ? p.delay_ms.p2
+                                                                             : p.delay_ms.p1;
+  for (const auto& c : p.connections) max_delay_ms = std::max(max_delay_ms, c.delay_ms);
+  const auto max_delay_steps = static_cast<uint64_t>(std::llround(max_delay_ms / dt_ms));
+  const int target_bits = std::max(1, static_cast<int>(std::bit_width(padded_size(n_tgt) - 1)));
+  const int delay_bits = static_cast<int>(std::bit_width(max_delay_steps));
+  if (target_bits + delay_bits > 32)
+    r.fail(p.rule == R::explicit_list ? "connections" : "delay_ms",
+           fmt::format("the longest delay, {} steps of dt = {} ms, needs {} bits and the "
+                       "{} neurons of '{}' need {}: more than the 32 bits of a synapse "
+                       "(use shorter delays or a larger dt_ms)",
+                       max_delay_steps, dt_ms, delay_bits, n_tgt, pops[p.target].name,
+                       target_bits));
   r.finish();
   return p;
 }
