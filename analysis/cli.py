@@ -17,6 +17,7 @@ import numpy as np
 
 from .errors import AnalysisInputError
 from .io import SpikeFile, export_csv, export_npz, read_sweep_index, resolve_spike_path
+from .what_when import COMMANDS as what_when_commands
 
 # snnsim sets this so usage lines read "snnsim plot raster ...".
 PROG = os.environ.get("SNNSIM_PROG", "python3 -m analysis")
@@ -183,6 +184,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--x", required=True, help="parameter on the x axis (param.KEY or KEY)")
     p.add_argument("--by", help="one line per value of this parameter")
 
+    for name, what in (("nmda-errors", "segment FP/FN rates vs theory against θ"),
+                       ("nmda-sequence", "sequence prediction precision/recall against θ")):
+        p = sub.add_parser(name, help=what, description=f"NMDA-threshold sweep: {what}.")
+        p.add_argument("folder", metavar="SWEEP_DIR", help="sweep folder with index.h5/.csv")
+        p.add_argument("-o", "--output", metavar="OUT", help="figure file (default: "
+                       f"<folder name>_{name.replace('-', '_')}.png)")
+        p.add_argument("--dpi", type=_positive_int, default=150)
+        p.add_argument("--title")
+        p.add_argument("--theta", default="nmda.theta", help="θ parameter (default nmda.theta)")
+        if name == "nmda-errors":
+            p.add_argument("--fp-max", type=_positive, default=1e-3, help="FP level (1e-3)")
+            p.add_argument("--fn-max", type=_positive, default=1e-3, help="FN level (1e-3)")
+            p.add_argument("--source", choices=("theory", "empirical"), default="theory",
+                           help="judge the good region on theory or on upper 95 %% limits")
+
     p = sub.add_parser("summary", help="rates, CVs, synchrony and counts per population",
                        description="Spike counts, mean rate (silent neurons included), CV of "
                        "ISI and population Fano factor per population; streams the file.")
@@ -199,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "population_names, population_sizes, t_start_ms, t_stop_ms.")
     _add_common(p, figure=False)
     p.add_argument("-o", "--output", metavar="OUT", required=True, help="output .csv or .npz")
+    from . import sparsey
+    sparsey.add_parsers(sub, _add_common, _positive_int)
+    from . import what_when
+    what_when.add_parsers(sub, _add_common)
     return parser
 
 
@@ -357,6 +377,24 @@ def cmd_sweep(args) -> None:
     _save(fig, args, out)
 
 
+def cmd_nmda(args) -> None:
+    from . import nmda
+    out = _output(args, args.command.replace("-", "_"))
+    index = read_sweep_index(args.folder)
+    if args.command == "nmda-errors":
+        fig, data = nmda.plot_errors(index, args.fp_max, args.fn_max, args.theta, args.title,
+                                     args.source)
+        for key, good in data["good"].items():
+            print(f"{nmda._label(key)}: good θ {', '.join(f'{t:g}' for t in good) or 'none'}")
+    else:
+        fig, data = nmda.plot_sequence(index, args.theta, args.title)
+        for key, s in data["curves"].items():
+            print(f"{nmda._label(key)}: " + "  ".join(
+                f"θ={t:g} P={p:.3f} R={r:.3f}" for t, p, r in
+                zip(s["theta"], s["seq_precision"], s["seq_recall"])))
+    _save(fig, args, out)
+
+
 def format_summary(summary: dict) -> str:
     def fmt(v, spec):
         return "-" if v is None else format(v, spec)
@@ -418,7 +456,18 @@ def cmd_export(args) -> None:
 
 COMMANDS = {"raster": cmd_raster, "rate": cmd_rate, "rate-hist": cmd_rate_hist,
             "isi": cmd_isi, "psth": cmd_psth, "traces": cmd_traces, "sweep": cmd_sweep,
-            "summary": cmd_summary, "export": cmd_export}
+            "summary": cmd_summary, "export": cmd_export, "nmda-errors": cmd_nmda,
+            "nmda-sequence": cmd_nmda}
+from .sparsey import COMMANDS as _SPARSEY_COMMANDS  # noqa: E402 (sparsey imports from here)
+COMMANDS.update(_SPARSEY_COMMANDS)
+
+
+def cmd_what_when(args) -> None:
+    from .what_when import run_command
+    run_command(args, _output, _save)
+
+
+COMMANDS.update(dict.fromkeys(what_when_commands, cmd_what_when))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

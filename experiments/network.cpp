@@ -10,7 +10,8 @@ namespace experiments::network {
 
 RunStats simulate(const sim::NetworkConfig& cfg, const std::string& experiment_name,
                   const std::string& config_text, std::vector<sim::Sink*> sinks, sim::Log* log,
-                  const std::atomic<bool>* stop) {
+                  const std::atomic<bool>* stop,
+                  const std::function<void(const RunStats&)>& before_end) {
   using clock = std::chrono::steady_clock;
   RunStats stats;
   const auto t0 = clock::now();
@@ -27,7 +28,6 @@ RunStats simulate(const sim::NetworkConfig& cfg, const std::string& experiment_n
   const auto t1 = clock::now();
   stats.complete = simulation.run(steps, stop);
   stats.wall_s = std::chrono::duration<double>(clock::now() - t1).count();
-  simulation.end(stats.complete);
   stats.model_ms = static_cast<double>(simulation.now()) * cfg.network.dt_ms;
   stats.spikes = simulation.total_spikes();
   stats.synaptic_events = simulation.synaptic_events();
@@ -36,10 +36,21 @@ RunStats simulate(const sim::NetworkConfig& cfg, const std::string& experiment_n
   stats.neuron_updates = neurons * simulation.now();
   stats.synapses = simulation.network().synapse_count();
   stats.synapse_bytes = simulation.network().synapse_memory_bytes();
+  if (before_end) before_end(stats);
+  simulation.end(stats.complete);
   return stats;
 }
 
 namespace {
+
+// Spikes per population, for the mean rates in /metrics.
+struct SpikeCounter final : sim::Sink {
+  std::vector<uint64_t> counts;
+  void begin(const sim::RunInfo& info) override { counts.assign(info.populations.size(), 0); }
+  void spikes(sim::Step, uint32_t population, std::span<const uint32_t> ids) override {
+    counts[population] += ids.size();
+  }
+};
 
 int run(RunContext& ctx) {
   toml::table resolved;
@@ -52,7 +63,23 @@ int run(RunContext& ctx) {
   sim::write_text_atomically(ctx.folder.config(), text);
 
   sim::SonataSink sink(ctx.folder.spikes().string());
-  const RunStats s = simulate(cfg, name, text, {&sink}, &ctx.log, ctx.stop);
+  SpikeCounter counter;
+  // Scalar metrics as float64 attributes of /metrics (a sweep's index collects them).
+  std::vector<std::pair<std::string, double>> metrics;
+  auto write_metrics = [&](const RunStats& s) {
+    const double model_s = s.model_ms * 1e-3;
+    for (size_t p = 0; p < cfg.network.populations.size(); ++p) {
+      const auto& pop = cfg.network.populations[p];
+      const double n = static_cast<double>(counter.counts.size() > p ? counter.counts[p] : 0);
+      metrics.emplace_back("rate_hz." + pop.name, model_s > 0 ? n / pop.size / model_s : 0.0);
+    }
+    metrics.emplace_back("spikes_total", static_cast<double>(s.spikes));
+    metrics.emplace_back("wall_s", s.wall_s);
+    metrics.emplace_back("real_time_factor", model_s > 0 ? s.wall_s / model_s : 0.0);
+    auto group = sink.file().require_group("metrics");
+    for (const auto& [key, value] : metrics) group.write_attribute<double>(key, value);
+  };
+  const RunStats s = simulate(cfg, name, text, {&sink, &counter}, &ctx.log, ctx.stop, write_metrics);
   const double rate = s.model_ms > 0 && s.neuron_updates > 0
                           ? static_cast<double>(s.spikes) /
                                 (static_cast<double>(s.neuron_updates) / (s.model_ms / cfg.network.dt_ms)) /
@@ -64,6 +91,9 @@ int run(RunContext& ctx) {
       s.complete ? "done" : "INTERRUPTED", s.model_ms, s.wall_s,
       s.model_ms > 0 ? s.wall_s / (s.model_ms * 1e-3) : 0.0, s.spikes, rate, s.synapses,
       s.wall_s > 0 ? static_cast<double>(s.synaptic_events) / s.wall_s : 0.0));
+  std::string listing;
+  for (const auto& [key, value] : metrics) listing += fmt::format(" {}={:.6g}", key, value);
+  ctx.log.info("metrics:" + listing);
   ctx.log.info(fmt::format("spikes: {}", ctx.folder.spikes().string()));
   return s.complete ? exit_ok : exit_interrupted;
 }
@@ -82,8 +112,9 @@ Experiment experiment() {
   return {"network",
           "a network of Izhikevich populations and projections, simulated and written to "
           "spikes.h5",
-          {"experiments/izhikevich2003.toml", "experiments/polychronization.toml",
-           "experiments/reservoir10k.toml"},
+          {"experiments/izhikevich2003.toml", "experiments/izhikevich2003_sweep.toml",
+           "experiments/polychronization.toml", "experiments/reservoir10k.toml",
+           "experiments/reservoir100k.toml"},
           run,
           validate};
 }

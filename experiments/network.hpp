@@ -3,6 +3,8 @@
 // the run simulates it and writes the spike file. The Izhikevich 2003 network, the
 // polychronization network (Izhikevich 2006, without STDP) and the benchmark networks
 // are configs of this experiment.
+#include <functional>
+
 #include "experiments/registry.hpp"
 #include "sim/simulation.hpp"
 
@@ -24,8 +26,11 @@ struct RunStats {
 };
 
 // Runs `cfg` to its duration with the given sinks, reporting progress to `log`.
+// `before_end`, when given, sees the finished stats while the sinks are still open (to add
+// result groups such as /metrics to the spike file).
 RunStats simulate(const sim::NetworkConfig& cfg, const std::string& experiment_name,
                   const std::string& config_text, std::vector<sim::Sink*> sinks, sim::Log* log,
-                  const std::atomic<bool>* stop);
+                  const std::atomic<bool>* stop,
+                  const std::function<void(const RunStats&)>& before_end = {});
 
 }  // namespace experiments::network

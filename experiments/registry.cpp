@@ -3,12 +3,18 @@
 #include <filesystem>
 
 #include "experiments/network.hpp"
+#include "experiments/nmda_threshold/experiment.hpp"
+#include "experiments/sparsey/experiment.hpp"
+#include "experiments/what_when/what_when.hpp"
 
 namespace experiments {
 
 const std::vector<Experiment>& all() {
   static const std::vector<Experiment> list = {
       network::experiment(),
+      nmda_threshold::experiment(),
+      sparsey::experiment(),
+      what_when::experiment(),
   };
   return list;
 }

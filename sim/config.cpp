@@ -3,13 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <sstream>
 
 #include "models/izhikevich.hpp"
-#include "sim/network.hpp"
 #include "sim/time.hpp"
 
 namespace sim {
@@ -621,23 +620,51 @@ ProjectionSpec read_projection(TableReader& r, const std::vector<PopulationSpec>
     p.delay_ms = r.distribution("delay_ms", Distribution::constant_value(dt_ms));
     check_delay(r, "delay_ms", p.delay_ms, dt_ms);
   }
-  // A synapse packs its target index and its delay in steps into 32 bits (see
-  // sim/network.cpp); refuse here what the network build would refuse after the run
-  // folder exists.
+  // The network holds delays as 32-bit step counts (and a history one step deeper):
+  // a longer delay would wrap around silently to a short one.
   double max_delay_ms = p.rule == R::explicit_list                         ? 0.0
                         : p.delay_ms.kind == Distribution::Kind::uniform_int ? p.delay_ms.p2
                                                                              : p.delay_ms.p1;
   for (const auto& c : p.connections) max_delay_ms = std::max(max_delay_ms, c.delay_ms);
-  const auto max_delay_steps = static_cast<uint64_t>(std::llround(max_delay_ms / dt_ms));
-  const int target_bits = std::max(1, static_cast<int>(std::bit_width(padded_size(n_tgt) - 1)));
-  const int delay_bits = static_cast<int>(std::bit_width(max_delay_steps));
-  if (target_bits + delay_bits > 32)
+  const double max_delay_steps = std::round(max_delay_ms / dt_ms);
+  if (max_delay_steps > static_cast<double>(UINT32_MAX - 1))
     r.fail(p.rule == R::explicit_list ? "connections" : "delay_ms",
-           fmt::format("the longest delay, {} steps of dt = {} ms, needs {} bits and the "
-                       "{} neurons of '{}' need {}: more than the 32 bits of a synapse "
-                       "(use shorter delays or a larger dt_ms)",
-                       max_delay_steps, dt_ms, delay_bits, n_tgt, pops[p.target].name,
-                       target_bits));
+           fmt::format("the longest delay, {} ms, is {:.0f} steps of dt = {} ms: more than the "
+                       "2^32 - 2 steps a delay can have",
+                       max_delay_ms, max_delay_steps, dt_ms));
+  if (r.has("plasticity")) {
+    TableReader pl = r.table("plasticity");
+    const std::string rule = pl.choice("rule", {"none", "rstdp"}, "none");
+    if (rule == "rstdp") {
+      // Izhikevich 2007 defaults (models/rstdp.hpp), every one overridable.
+      auto& q = p.plasticity.rstdp;
+      p.plasticity.rule = PlasticitySpec::Rule::rstdp;
+      q.a_plus = pl.number("a_plus", q.a_plus);
+      q.a_minus = pl.number("a_minus", q.a_minus);
+      for (auto [key, ref] : {std::pair{"tau_plus_ms", &q.tau_plus_ms}, std::pair{"tau_minus_ms", &q.tau_minus_ms},
+                              std::pair{"tau_c_ms", &q.tau_c_ms}, std::pair{"tau_d_ms", &q.tau_d_ms}}) {
+        *ref = pl.number(key, *ref);
+        if (!(*ref > 0)) pl.fail(key, fmt::format("expected {} > 0", key));
+      }
+      q.d_tonic = pl.number("d_tonic", q.d_tonic);
+      q.eta_per_ms = pl.number("eta_per_ms", q.eta_per_ms);
+      q.bounds.w_min = pl.number("w_min", q.bounds.w_min);
+      q.bounds.w_max = pl.number("w_max", q.bounds.w_max);
+      if (!(q.bounds.w_min <= q.bounds.w_max)) pl.fail("w_max", "expected w_min <= w_max");
+      const std::string pairing = pl.choice("pairing", {"all_to_all", "nearest"}, "all_to_all");
+      q.pairing = pairing == "nearest" ? models::plasticity::StdpPairing::nearest
+                                       : models::plasticity::StdpPairing::all_to_all;
+      const bool constant_delay =
+          p.rule == R::explicit_list
+              ? std::all_of(p.connections.begin(), p.connections.end(),
+                            [&](const ConnectionTriple& c) { return c.delay_ms == p.connections.front().delay_ms; })
+              : p.delay_ms.kind == Distribution::Kind::constant;
+      if (!constant_delay)
+        pl.fail("rule", "R-STDP needs a constant delay in its projection (per-neuron presynaptic "
+                        "traces are stamped at arrival)");
+    }
+    pl.finish();
+  }
   r.finish();
   return p;
 }

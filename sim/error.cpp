@@ -1,17 +1,14 @@
 #include "sim/error.hpp"
 
+#include <fmt/format.h>
+
 namespace sim {
 
 std::string InputError::describe() const {
-  std::string out;
-  if (!file.empty()) {
-    out += file;
-    if (line > 0) out += ":" + std::to_string(line);
-    out += ": ";
-  }
-  if (!key.empty()) out += "key '" + key + "': ";
-  out += what();
-  return out;
+  std::string where;
+  if (!file.empty()) where = line > 0 ? fmt::format("{}:{}: ", file, line) : fmt::format("{}: ", file);
+  if (!key.empty()) where += fmt::format("key '{}': ", key);
+  return where + what();
 }
 
 }  // namespace sim

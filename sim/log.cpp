@@ -43,6 +43,17 @@ void Log::info(const std::string& line) {
   to_file(line);
 }
 
+void Log::status(const std::string& line) {
+  if (tty_) {
+    std::fprintf(stderr, "\r%s\033[K", line.c_str());
+    std::fflush(stderr);
+    live_line_ = true;
+  } else {
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
+  to_file(line);
+}
+
 void Log::warn(const std::string& line) { info("warning: " + line); }
 
 std::string format_duration(double s) {

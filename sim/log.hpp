@@ -21,6 +21,9 @@ class Log {
   void warn(const std::string& line);
   // Progress of a run; `label` names what is running.
   void progress(const std::string& label, const ProgressReport& r);
+  // A one-line status that replaces itself on a terminal (a plain line otherwise, and in
+  // the log file): the progress of work that is not one simulation, e.g. a sweep.
+  void status(const std::string& line);
   // Ends a live progress line so that the next message starts on its own line.
   void end_progress();
   bool interactive() const { return tty_; }

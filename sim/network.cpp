@@ -93,26 +93,16 @@ Population::Population(const PopulationSpec& spec, uint32_t index, uint64_t seed
     charge_to_current_ = 1.0 / dt_ms;
   }
   poisson_lambda_ = spec.drive.poisson_rate_hz * dt_ms * 1e-3;
-  reserve_delay(1);
+  arrivals.assign(n, 0.0);
 }
 
-void Population::reserve_delay(uint32_t max_delay_steps) {
-  // A spike at step k with delay D lands in slot (k + D) mod slots while slot k is read:
-  // slots must exceed the largest delay. A power of two turns mod into a mask.
-  const uint32_t needed = std::bit_ceil(max_delay_steps + 1);
-  if (needed <= ring_slots_ && !ring_.empty()) return;
-  ring_slots_ = std::max(ring_slots_, needed);
-  ring_mask_ = ring_slots_ - 1;
-  ring_.assign(static_cast<size_t>(ring_slots_) * padded_, 0.0);
+void SpikeHistory::reset(uint32_t depth, int parts) {
+  depth_ = std::max(1u, depth);
+  parts_ = static_cast<size_t>(std::max(1, parts));
+  lists_.assign(static_cast<size_t>(depth_) * parts_, {});
 }
 
 namespace {
-
-template <bool kClipped>
-inline bool step_2003(double& v, double& u, const iz::Params& p, double I, double dt) {
-  if constexpr (kClipped) return iz::step_izhikevich2003_clipped(v, u, p, I, dt);
-  return iz::step_izhikevich2003(v, u, p, I, dt);
-}
 
 }  // namespace
 
@@ -123,7 +113,7 @@ void Population::advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>
   scratch.resize(2 * static_cast<size_t>(n));
   double* z = scratch.data();
   double* fired = z + n;
-  double* slot = ring_slot(k) + lo;
+  double* slot = arrivals.data() + lo;
 
   // Poisson input spikes add their charge to this step's slot.
   if (poisson_lambda_ > 0) {
@@ -154,8 +144,8 @@ void Population::advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>
     std::fill(z, z + n, 0.0);
   }
 
-  // Synaptic current from the charge that arrived for this step; then the slot is free
-  // for step k + ring_slots.
+  // Synaptic current from the charge that arrived for this step; the buffer is then cleared
+  // for the next step's arrivals.
   double* isyn = i_syn.data() + lo;
   if (spec_.synapse.kind == SynapseSpec::Kind::exponential) {
     for (uint32_t j = 0; j < n; ++j) {
@@ -190,24 +180,39 @@ void Population::advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>
   const double* pd = d.data() + lo;
   const double v_peak = spec_.v_peak_mV;
   const double dt = dt_ms_;
+  // One loop per integrator, each a lambda the compiler inlines: the 2003 and Euler steps
+  // are branch-free and vectorise (the rk4/dopri5 steps are calls).
   auto run = [&](auto step_fn) {
+#pragma omp simd
     for (uint32_t j = 0; j < n; ++j) {
       const iz::Params p{pa[j], pb[j], pc[j], pd[j], v_peak};
-      fired[j] = step_fn(v[j], uu[j], p, in[j], dt) ? 1.0 : 0.0;
+      double vj = v[j], uj = uu[j];
+      const bool spiked = step_fn(vj, uj, p, in[j], dt);
+      v[j] = vj;
+      uu[j] = uj;
+      fired[j] = spiked ? 1.0 : 0.0;
     }
   };
   switch (spec_.integrator) {
     case iz::Integrator::izhikevich2003:
-      run(step_2003<false>);
+      run([](double& vv, double& uv, const iz::Params& p, double I, double h) {
+        return iz::step_izhikevich2003(vv, uv, p, I, h);
+      });
       break;
     case iz::Integrator::izhikevich2003_clipped:
-      run(step_2003<true>);
+      run([](double& vv, double& uv, const iz::Params& p, double I, double h) {
+        return iz::step_izhikevich2003_clipped(vv, uv, p, I, h);
+      });
       break;
     case iz::Integrator::euler:
-      run(iz::step_euler);
+      run([](double& vv, double& uv, const iz::Params& p, double I, double h) {
+        return iz::step_euler(vv, uv, p, I, h);
+      });
       break;
     case iz::Integrator::rk4:
-      run(iz::step_rk4);
+      run([](double& vv, double& uv, const iz::Params& p, double I, double h) {
+        return iz::step_rk4(vv, uv, p, I, h);
+      });
       break;
     case iz::Integrator::dopri5:
       run([](double& vv, double& uv, const iz::Params& p, double I, double h) {
@@ -405,13 +410,8 @@ Projection::Projection(const ProjectionSpec& spec, uint32_t index, const Populat
                        const Partition& target_partition)
     : spec_(spec), n_source_(source.size()), n_target_(target.size()) {
   min_delay_ = std::max(1u, min_delay_of(spec, dt_ms));
-  max_delay_ = std::max(1u, max_delay_of(spec, dt_ms));
-  target_bits_ = std::max(1u, static_cast<uint32_t>(std::bit_width(target.padded() - 1)));
-  target_mask_ = (target_bits_ >= 32) ? 0xFFFFFFFFu : ((1u << target_bits_) - 1);
-  if (target_bits_ + static_cast<uint32_t>(std::bit_width(max_delay_)) > 32)
-    throw std::length_error("projection '" + spec.name +
-                            "': target population too large for its largest delay in the packed "
-                            "32-bit synapse layout");
+  max_delay_ = std::max(min_delay_, max_delay_of(spec, dt_ms));
+  groups_ = max_delay_ - min_delay_ + 1;
 
   const size_t n_parts = target_partition.begin.size() - 1;
   pieces_.resize(n_parts);
@@ -423,95 +423,196 @@ Projection::Projection(const ProjectionSpec& spec, uint32_t index, const Populat
 
   // All-to-all with a single delay becomes a weight matrix per piece: delivery is then a
   // contiguous, vectorisable add and costs 4 bytes per synapse.
-  dense_ = spec.rule == ProjectionSpec::Rule::all_to_all &&
-           spec.delay_ms.kind == Distribution::Kind::constant &&
+  const bool plastic = spec.plasticity.rule != PlasticitySpec::Rule::none;
+  if (plastic && groups_ != 1)
+    throw std::invalid_argument("projection '" + spec.name + "': plasticity needs a constant delay");
+  dense_ = spec.rule == ProjectionSpec::Rule::all_to_all && groups_ == 1 && !plastic &&
            !(spec.source == spec.target && !spec.allow_autapses);
   std::vector<RowEntry> row;
   if (dense_) {
     for (auto& piece : pieces_)
-      piece.weight.assign(static_cast<size_t>(n_source_) * (piece.hi - piece.lo), 0.0f);
+      piece.dense_weight.assign(static_cast<size_t>(n_source_) * (piece.hi - piece.lo), 0.0f);
     for (uint32_t s = 0; s < n_source_; ++s) {
       gen.row(s, row);
       for (const RowEntry& e : row) {
         for (auto& piece : pieces_)
           if (e.target >= piece.lo && e.target < piece.hi)
-            piece.weight[static_cast<size_t>(s) * (piece.hi - piece.lo) + (e.target - piece.lo)] =
-                e.weight;
+            piece.dense_weight[static_cast<size_t>(s) * (piece.hi - piece.lo) +
+                               (e.target - piece.lo)] = e.weight;
       }
       n_synapses_ += row.size();
     }
     return;
   }
 
+  // Within a row piece, synapses are ordered by (delay, target): a delay group is then a
+  // contiguous range. The generator's rows are in ascending target order; a stable sort
+  // by delay keeps targets ascending within each group.
+  auto by_delay = [](std::vector<RowEntry>& r) {
+    std::stable_sort(r.begin(), r.end(), [](const RowEntry& x, const RowEntry& y) {
+      return x.delay_steps < y.delay_steps;
+    });
+  };
   // Sparse: two passes over deterministic rows (count, then fill) so no temporary copy of
   // all synapses is needed.
   std::vector<std::vector<uint64_t>> counts(n_parts, std::vector<uint64_t>(n_source_ + 1, 0));
+  uint64_t longest = 0;
   for (uint32_t s = 0; s < n_source_; ++s) {
     gen.row(s, row);
-    for (const RowEntry& e : row)
-      for (size_t t = 0; t < n_parts; ++t)
-        if (e.target >= pieces_[t].lo && e.target < pieces_[t].hi) ++counts[t][s + 1];
+    for (size_t t = 0; t < n_parts; ++t) {
+      uint64_t c = 0;
+      for (const RowEntry& e : row)
+        if (e.target >= pieces_[t].lo && e.target < pieces_[t].hi) ++c;
+      counts[t][s + 1] = c;
+      longest = std::max(longest, c);
+    }
   }
+  const bool narrow = longest < 65536;
   for (size_t t = 0; t < n_parts; ++t) {
     Piece& piece = pieces_[t];
     std::partial_sum(counts[t].begin(), counts[t].end(), counts[t].begin());
     if (counts[t].back() > UINT32_MAX)
       throw std::length_error("projection '" + spec.name + "': more than 2^32 synapses per thread");
     piece.row_begin.assign(counts[t].begin(), counts[t].end());
-    piece.packed.resize(piece.row_begin.back());
-    piece.weight.resize(piece.row_begin.back());
+    piece.syn.resize(piece.row_begin.back());
+    if (groups_ > 1) {
+      if (narrow)
+        piece.group16.assign(static_cast<size_t>(n_source_) * groups_, 0);
+      else
+        piece.group32.assign(static_cast<size_t>(n_source_) * groups_, 0);
+    }
     n_synapses_ += piece.row_begin.back();
   }
-  std::vector<uint32_t> fill(n_parts);
   for (uint32_t s = 0; s < n_source_; ++s) {
     gen.row(s, row);
-    for (size_t t = 0; t < n_parts; ++t) fill[t] = pieces_[t].row_begin[s];
-    for (const RowEntry& e : row) {
-      for (size_t t = 0; t < n_parts; ++t) {
-        Piece& piece = pieces_[t];
-        if (e.target >= piece.lo && e.target < piece.hi) {
-          piece.packed[fill[t]] = e.target | (e.delay_steps << target_bits_);
-          piece.weight[fill[t]] = e.weight;
-          ++fill[t];
+    by_delay(row);
+    for (Piece& piece : pieces_) {
+      uint32_t at = piece.row_begin[s];
+      uint32_t g = 0;  // next delay group whose start is still to be recorded
+      for (const RowEntry& e : row) {
+        if (e.target < piece.lo || e.target >= piece.hi) continue;
+        // Groups up to this synapse's delay start here (empty groups start where the next does).
+        for (; g <= e.delay_steps - min_delay_ && groups_ > 1; ++g) {
+          const size_t idx = static_cast<size_t>(s) * groups_ + g;
+          if (narrow)
+            piece.group16[idx] = static_cast<uint16_t>(at - piece.row_begin[s]);
+          else
+            piece.group32[idx] = at;
         }
+        piece.syn[at] = {e.target, e.weight};
+        ++at;
+      }
+      for (; g < groups_ && groups_ > 1; ++g) {
+        const size_t idx = static_cast<size_t>(s) * groups_ + g;
+        if (narrow)
+          piece.group16[idx] = static_cast<uint16_t>(at - piece.row_begin[s]);
+        else
+          piece.group32[idx] = at;
       }
     }
   }
-  (void)target;
+  if (plastic) {
+    std::vector<uint32_t> pre_of, post_of;
+    pre_of.reserve(n_synapses_);
+    post_of.reserve(n_synapses_);
+    plastic_w_.reserve(n_synapses_);
+    for (const Piece& piece : pieces_) {
+      piece_base_.push_back(pre_of.size());
+      for (uint32_t s = 0; s < n_source_; ++s)
+        for (uint32_t j = piece.row_begin[s]; j < piece.row_begin[s + 1]; ++j) {
+          pre_of.push_back(s);
+          post_of.push_back(piece.syn[j].target);
+          plastic_w_.push_back(static_cast<double>(piece.syn[j].weight));
+        }
+    }
+    rstdp_ = std::make_unique<models::plasticity::RStdpRule>(
+        spec.plasticity.rstdp, dt_ms, std::move(pre_of), std::move(post_of), n_source_,
+        target.padded());
+  }
+}
+
+void Projection::on_post_spikes(int part, Step k, std::span<const uint32_t> posts) {
+  // Each post neuron's incoming synapses all lie in the piece of the thread that owns it.
+  (void)part;
+  for (uint32_t post : posts) rstdp_->on_post_spike(post, k, plastic_w_);
+}
+
+void Projection::on_pre_arrivals(Step k, const SpikeHistory& source_spikes, uint32_t lo,
+                                 uint32_t hi) {
+  if (k < min_delay_) return;
+  for (int sp = 0; sp < source_spikes.parts(); ++sp)
+    for (uint32_t s : source_spikes.at(k - min_delay_, sp))
+      if (s >= lo && s < hi) rstdp_->bump_pre_trace(s, k);
+}
+
+void Projection::modulate(double amount, Step k) { rstdp_->on_modulator(amount, k, plastic_w_); }
+
+void Projection::flush(Step k) {
+  if (rstdp_) rstdp_->flush(k, plastic_w_);
+}
+
+uint32_t Projection::group_begin(const Piece& piece, uint32_t s, uint32_t g) const {
+  if (groups_ == 1) return piece.row_begin[s + g];  // g is 0 (start) or 1 (end)
+  if (g == groups_) return piece.row_begin[s + 1];
+  const size_t idx = static_cast<size_t>(s) * groups_ + g;
+  return piece.group16.empty() ? piece.group32[idx] : piece.row_begin[s] + piece.group16[idx];
 }
 
 uint64_t Projection::memory_bytes() const {
   uint64_t bytes = 0;
   for (const auto& p : pieces_)
-    bytes += p.row_begin.size() * sizeof(uint32_t) + p.packed.size() * sizeof(uint32_t) +
-             p.weight.size() * sizeof(float);
+    bytes += p.row_begin.size() * sizeof(uint32_t) + p.group16.size() * sizeof(uint16_t) +
+             p.group32.size() * sizeof(uint32_t) + p.syn.size() * sizeof(Piece::Syn) +
+             p.dense_weight.size() * sizeof(float);
   return bytes;
 }
 
-void Projection::deliver(int part, Step k, std::span<const uint32_t> spikes,
-                         Population& target) const {
+void Projection::gather(int part, Step k, const SpikeHistory& source_spikes, Population& target) {
   const Piece& piece = pieces_[static_cast<size_t>(part)];
-  if (piece.hi == piece.lo || spikes.empty()) return;
-  if (dense_) {
-    const uint32_t width = piece.hi - piece.lo;
-    double* slot = target.ring_slot(k + min_delay_) + piece.lo;
-    for (uint32_t s : spikes) {
-      const float* w = piece.weight.data() + static_cast<size_t>(s) * width;
-      for (uint32_t j = 0; j < width; ++j) slot[j] += static_cast<double>(w[j]);
-    }
-    return;
-  }
-  const uint32_t bits = target_bits_;
-  const uint32_t mask = target_mask_;
-  const uint32_t padded = target.padded();
-  const uint64_t ring_mask = target.ring_slots() - 1;
-  double* ring = target.ring_slot(0);  // slot 0 is the start of the ring
-  for (uint32_t s : spikes) {
-    const uint32_t b = piece.row_begin[s], e = piece.row_begin[s + 1];
-    for (uint32_t j = b; j < e; ++j) {
-      const uint32_t word = piece.packed[j];
-      const uint64_t slot = (k + (word >> bits)) & ring_mask;
-      ring[slot * padded + (word & mask)] += static_cast<double>(piece.weight[j]);
+  if (piece.hi == piece.lo) return;
+  double* in = target.arrivals.data();
+  // Each delay group d receives the spikes emitted at k - d, in ascending source order.
+  // Sparse groups are scattered through memory, so their ranges are looked up first and
+  // prefetched a few spikes ahead of the adds.
+  constexpr size_t kAhead = 4;
+  thread_local std::vector<std::pair<uint32_t, uint32_t>> ranges;
+  for (uint32_t g = 0; g < groups_; ++g) {
+    const uint32_t d = min_delay_ + g;
+    if (k < d) break;
+    for (int sp = 0; sp < source_spikes.parts(); ++sp) {
+      const auto& spikes = source_spikes.at(k - d, sp);
+      if (spikes.empty()) continue;
+      if (dense_) {
+        const uint32_t width = piece.hi - piece.lo;
+        double* out = in + piece.lo;
+        for (uint32_t s : spikes) {
+          const float* w = piece.dense_weight.data() + static_cast<size_t>(s) * width;
+          for (uint32_t j = 0; j < width; ++j) out[j] += static_cast<double>(w[j]);
+        }
+        continue;
+      }
+      if (rstdp_) {
+        // Each arriving spike is a presynaptic event of its synapses (Izhikevich 2007): the
+        // weight is brought up to date and depressed by the post trace, then delivered.
+        const uint64_t base = piece_base_[static_cast<size_t>(part)];
+        for (uint32_t s : spikes)
+          for (uint32_t j = piece.row_begin[s]; j < piece.row_begin[s + 1]; ++j) {
+            rstdp_->on_pre(base + j, k, plastic_w_);
+            in[piece.syn[j].target] += plastic_w_[base + j];
+          }
+        continue;
+      }
+      ranges.clear();
+      for (uint32_t s : spikes)
+        ranges.emplace_back(groups_ == 1 ? piece.row_begin[s] : group_begin(piece, s, g),
+                            groups_ == 1 ? piece.row_begin[s + 1] : group_begin(piece, s, g + 1));
+      const Piece::Syn* syn = piece.syn.data();
+      for (size_t i = 0; i < ranges.size() && i < kAhead; ++i) __builtin_prefetch(syn + ranges[i].first);
+      for (size_t i = 0; i < ranges.size(); ++i) {
+        if (i + kAhead < ranges.size()) __builtin_prefetch(syn + ranges[i + kAhead].first);
+        for (uint32_t j = ranges[i].first; j < ranges[i].second; ++j)
+          in[syn[j].target] += static_cast<double>(syn[j].weight);
+      }
     }
   }
 }
@@ -527,20 +628,27 @@ std::vector<Projection::Synapse> Projection::synapses() const {
   std::vector<Synapse> out;
   out.reserve(n_synapses_);
   for (uint32_t s = 0; s < n_source_; ++s) {
+    const size_t first = out.size();
     for (const Piece& piece : pieces_) {
       if (dense_) {
         const uint32_t width = piece.hi - piece.lo;
         for (uint32_t j = 0; j < width; ++j) {
           const uint32_t t = piece.lo + j;
           if (t >= n_target_) break;
-          out.push_back({s, t, piece.weight[static_cast<size_t>(s) * width + j], min_delay_});
+          out.push_back({s, t, piece.dense_weight[static_cast<size_t>(s) * width + j], min_delay_});
         }
-      } else {
-        for (uint32_t j = piece.row_begin[s]; j < piece.row_begin[s + 1]; ++j)
-          out.push_back({s, piece.packed[j] & target_mask_, piece.weight[j],
-                         piece.packed[j] >> target_bits_});
+        continue;
       }
+      const uint64_t base = rstdp_ ? piece_base_[static_cast<size_t>(&piece - pieces_.data())] : 0;
+      for (uint32_t g = 0; g < groups_; ++g)
+        for (uint32_t j = group_begin(piece, s, g); j < group_begin(piece, s, g + 1); ++j)
+          out.push_back({s, piece.syn[j].target,
+                         rstdp_ ? plastic_w_[base + j] : static_cast<double>(piece.syn[j].weight),
+                         min_delay_ + g});
     }
+    // Canonical order within a row: ascending target, ties in delay order.
+    std::stable_sort(out.begin() + static_cast<long>(first), out.end(),
+                     [](const Synapse& x, const Synapse& y) { return x.target < y.target; });
   }
   return out;
 }
@@ -555,8 +663,6 @@ Network::Network(const NetworkSpec& spec, uint64_t seed, int n_parts)
     populations_.emplace_back(spec.populations[i], i, seed, spec.dt_ms);
     partitions_.push_back(make_partition(populations_.back().padded(), n_parts_));
   }
-  for (const auto& ps : spec.projections)
-    populations_[ps.target].reserve_delay(max_delay_of(ps, spec.dt_ms));
   projections_.reserve(spec.projections.size());
   for (uint32_t i = 0; i < spec.projections.size(); ++i) {
     const auto& ps = spec.projections[i];
@@ -581,6 +687,13 @@ uint32_t Network::min_delay_steps() const {
   uint32_t m = UINT32_MAX;
   for (const auto& p : projections_) m = std::min(m, p.min_delay_steps());
   return m == UINT32_MAX ? 1 : m;
+}
+
+uint32_t Network::history_depth(uint32_t population) const {
+  uint32_t depth = 1;
+  for (const auto& p : projections_)
+    if (p.source() == population) depth = std::max(depth, p.max_delay_steps() + 1);
+  return depth;
 }
 
 int Network::population_index(const std::string& name) const {

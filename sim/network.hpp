@@ -11,6 +11,7 @@
 // - Each target neuron receives its inputs in one fixed order (projection order, then
 //   ascending source id, then synapse order in the row), independent of the partition.
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -31,6 +32,29 @@ struct Partition {
 };
 Partition make_partition(uint32_t padded, int n_parts);
 
+// The spikes of one population over the last `depth` steps, per thread part: projections
+// read them when the charge of a delayed spike arrives. Part lists are in ascending id
+// order, and parts are in ascending id ranges, so visiting parts in order visits ids in
+// ascending order.
+class SpikeHistory {
+ public:
+  void reset(uint32_t depth, int parts);
+  uint32_t depth() const { return depth_; }
+  // The list of part `part` for step k (cleared by the caller before it refills it).
+  std::vector<uint32_t>& at(Step k, int part) {
+    return lists_[static_cast<size_t>(k % depth_) * parts_ + static_cast<size_t>(part)];
+  }
+  const std::vector<uint32_t>& at(Step k, int part) const {
+    return lists_[static_cast<size_t>(k % depth_) * parts_ + static_cast<size_t>(part)];
+  }
+  int parts() const { return static_cast<int>(parts_); }
+
+ private:
+  uint32_t depth_ = 1;
+  size_t parts_ = 1;
+  std::vector<std::vector<uint32_t>> lists_;
+};
+
 class Population {
  public:
   Population(const PopulationSpec& spec, uint32_t index, uint64_t seed, double dt_ms);
@@ -41,17 +65,14 @@ class Population {
   uint32_t index() const { return index_; }
   const PopulationSpec& spec() const { return spec_; }
 
-  // Make room for delays up to max_delay_steps (called while building projections).
-  void reserve_delay(uint32_t max_delay_steps);
-  uint32_t ring_slots() const { return ring_slots_; }
-
   // Advances neurons [lo, hi) through step k and appends the ids that spiked (ascending)
-  // to spikes. Reads and clears ring slot k. `scratch` is per-thread workspace.
+  // to spikes. Reads and clears the charge that arrived for step k. `scratch` is per-thread.
   void advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>& spikes,
                std::vector<double>& scratch);
 
-  // Ring buffer entry that receives charge arriving at step k for neuron i.
-  double* ring_slot(Step k) { return ring_.data() + (k & ring_mask_) * padded_; }
+  // Charge (mV) arriving for the next step to be advanced, per neuron: projections add
+  // into it, advance() consumes and clears it.
+  std::vector<double> arrivals;
 
   // State, as arrays (padded; entries >= size() are inert).
   std::vector<double> v_mV, u;
@@ -73,13 +94,13 @@ class Population {
   double syn_decay_ = 0.0;     // exp(-dt/tau) for exponential synapses
   double charge_to_current_;   // delta: 1/dt; exponential: 1/tau
   double poisson_lambda_ = 0;  // expected input spikes per neuron per step
-  uint32_t ring_slots_ = 1;
-  uint64_t ring_mask_ = 0;
-  std::vector<double> ring_;   // ring_slots_ x padded_
 };
 
 // Synapses of one projection. Rows by source neuron; a row is split into one piece per
-// thread partition of the target population (targets ascending within a piece).
+// thread partition of the target population (targets ascending within a piece), and within
+// a piece grouped by delay. Delivery happens at arrival time: for step k, each delay group d
+// of the rows of the spikes emitted at k - d adds into the target's arrival buffer. The
+// buffer is one value per neuron (cache-resident) instead of a ring of max_delay slots.
 class Projection {
  public:
   Projection(const ProjectionSpec& spec, uint32_t index, const Population& source,
@@ -94,18 +115,32 @@ class Projection {
   uint32_t max_delay_steps() const { return max_delay_; }
   bool dense() const { return dense_; }
 
-  // Adds the charge of every spike in `spikes` (source local ids, ascending) into the
-  // ring buffer of the target neurons in partition `part`, for spikes emitted at step k.
-  void deliver(int part, Step k, std::span<const uint32_t> spikes, Population& target) const;
+  // Adds into target.arrivals, for the neurons of partition `part`, the charge of every
+  // spike of the source whose arrival step is k (emitted at k - d for each delay d).
+  // Plastic projections also update the weights of the arriving synapses (all in `part`).
+  void gather(int part, Step k, const SpikeHistory& source_spikes, Population& target);
 
   // Number of synapses in the row of source s (all pieces).
   uint32_t row_length(uint32_t s) const;
+
+  // Plasticity (only when spec().plasticity.rule != none). Synapse k of the rule is synapse
+  // j of piece t at k = piece_base_[t] + j, so every synapse belongs to the thread that owns
+  // its target, and each thread updates only its own synapses.
+  bool plastic() const { return rstdp_ != nullptr; }
+  // Postsynaptic spikes of step k (target ids of partition `part`, ascending).
+  void on_post_spikes(int part, Step k, std::span<const uint32_t> posts);
+  // Presynaptic traces for the spikes arriving at step k from sources in [lo, hi).
+  void on_pre_arrivals(Step k, const SpikeHistory& source_spikes, uint32_t lo, uint32_t hi);
+  // A dopamine impulse at step k (one thread, between steps).
+  void modulate(double amount, Step k);
+  // Brings every plastic weight up to step k (before reading them).
+  void flush(Step k);
 
   // All synapses as (source, target, weight, delay_steps), in source-major order: for tests,
   // weight export and plasticity set-up (not for the hot path).
   struct Synapse {
     uint32_t source, target;
-    float weight;
+    double weight;
     uint32_t delay_steps;
   };
   std::vector<Synapse> synapses() const;
@@ -114,18 +149,34 @@ class Projection {
   struct Piece {  // one thread partition's share of every row
     uint32_t lo = 0, hi = 0;               // target range
     std::vector<uint32_t> row_begin;       // n_source + 1 (sparse layout)
-    std::vector<uint32_t> packed;          // target | delay << target_bits_ (sparse layout)
-    std::vector<float> weight;             // sparse: per synapse; dense: n_source x (hi - lo)
+    // Start of delay group g of row s: row_begin[s] + group16[s * groups + g] when every row
+    // piece is shorter than 2^16 synapses, else group32[s * groups + g] (absolute).
+    // Empty when the projection has a single delay.
+    std::vector<uint16_t> group16;
+    std::vector<uint32_t> group32;
+    // Sparse layout: target and weight side by side, so a delay group is one contiguous
+    // stream of memory (one cache miss instead of two per group).
+    struct Syn {
+      uint32_t target;
+      float weight;
+    };
+    std::vector<Syn> syn;
+    std::vector<float> dense_weight;       // dense layout: n_source x (hi - lo)
   };
+  uint32_t group_begin(const Piece& piece, uint32_t s, uint32_t g) const;
+
   ProjectionSpec spec_;
   uint32_t n_source_ = 0;
   uint32_t n_target_ = 0;
   uint64_t n_synapses_ = 0;
-  uint32_t target_bits_ = 0;
-  uint32_t target_mask_ = 0;
   uint32_t min_delay_ = 1, max_delay_ = 1;
-  bool dense_ = false;  // all-to-all with one delay: a weight matrix, no target ids
+  uint32_t groups_ = 1;  // max_delay_ - min_delay_ + 1
+  bool dense_ = false;   // all-to-all with one delay: a weight matrix, no target ids
   std::vector<Piece> pieces_;
+  // Plastic projections keep their weights in double, indexed by rule synapse id.
+  std::unique_ptr<models::plasticity::RStdpRule> rstdp_;
+  std::vector<double> plastic_w_;
+  std::vector<uint64_t> piece_base_;
 };
 
 class Network {
@@ -145,6 +196,8 @@ class Network {
   uint64_t synapse_memory_bytes() const;
   uint32_t min_delay_steps() const;
   int population_index(const std::string& name) const;  // -1 when absent
+  // Steps of spike history each population must keep (its largest outgoing delay + 1).
+  uint32_t history_depth(uint32_t population) const;
 
  private:
   double dt_ms_;

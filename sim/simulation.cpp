@@ -14,7 +14,8 @@ Simulation::Simulation(const NetworkSpec& net, const RunSpec& run)
   const double flush = std::max(run.flush_interval_ms, net.dt_ms);
   flush_interval_ = std::max<Step>(1, static_cast<Step>(std::llround(flush / net.dt_ms)));
   const size_t n_pop = network_.populations().size();
-  spikes_.assign(n_pop, std::vector<std::vector<uint32_t>>(static_cast<size_t>(threads_)));
+  history_.resize(n_pop);
+  for (uint32_t p = 0; p < n_pop; ++p) history_[p].reset(network_.history_depth(p), threads_);
   last_spikes_.assign(n_pop, {});
   scratch_.assign(static_cast<size_t>(threads_), {});
   for (const auto& proj : network_.projections()) {
@@ -53,7 +54,12 @@ void Simulation::begin(const std::string& experiment, const std::string& config_
 }
 
 void Simulation::end(bool complete) {
+  for (auto& proj : network_.projections()) proj.flush(now_);
   for (Sink* s : sinks_) s->end(now_, complete);
+}
+
+void Simulation::modulate(uint32_t projection, double amount) {
+  network_.projections().at(projection).modulate(amount, now_);
 }
 
 void Simulation::record(Step k) {
@@ -61,7 +67,10 @@ void Simulation::record(Step k) {
   for (uint32_t p = 0; p < pops.size(); ++p) {
     auto& last = last_spikes_[p];
     last.clear();
-    for (const auto& part : spikes_[p]) last.insert(last.end(), part.begin(), part.end());
+    for (int part = 0; part < threads_; ++part) {
+      const auto& mine = history_[p].at(k, part);
+      last.insert(last.end(), mine.begin(), mine.end());
+    }
     total_spikes_ += last.size();
     for (size_t j = 0; j < network_.projections().size(); ++j) {
       const auto& proj = network_.projections()[j];
@@ -125,17 +134,15 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
         // implicit barrier of single: external currents are set before anyone advances
       }
       for (uint32_t p = 0; p < pops.size(); ++p) {
-        auto& mine = spikes_[p][static_cast<size_t>(tid)];
+        auto& mine = history_[p].at(k, tid);
         mine.clear();
         const Partition& part = network_.partition(p);
         pops[p].advance(k, part.lo(tid), part.hi(tid), mine, scratch_[static_cast<size_t>(tid)]);
       }
 #pragma omp barrier
-      for (const auto& proj : projs) {
-        Population& target = pops[proj.target()];
-        for (const auto& part_spikes : spikes_[proj.source()])
-          proj.deliver(tid, k, part_spikes, target);
-      }
+      for (auto& proj : projs)
+        if (proj.plastic()) proj.on_post_spikes(tid, k, history_[proj.target()].at(k, tid));
+      for (auto& proj : projs) proj.gather(tid, k + 1, history_[proj.source()], pops[proj.target()]);
 #pragma omp master
       try {
         record(k);
@@ -157,6 +164,11 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
         stopped = true;
       }
 #pragma omp barrier
+      for (auto& proj : projs)
+        if (proj.plastic()) {
+          const Partition& part = network_.partition(proj.source());
+          proj.on_pre_arrivals(k + 1, history_[proj.source()], part.lo(tid), part.hi(tid));
+        }
       if (stopped) break;
     }
   }

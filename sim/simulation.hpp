@@ -4,12 +4,18 @@
 // Phases of one step k (all threads, each on its own neuron/target range):
 //   0  hook       — experiments set external currents for step k (one thread, then barrier)
 //   1  advance    — every neuron integrates step k with the charge that arrived for k;
-//                   spikes of step k are collected per thread (ascending ids)      barrier
-//   2  deliver    — each thread walks every spike's CSR row piece for its own target range
-//                   and adds charge into ring slot k + delay (delay >= 1, so slot k + d is
-//                   never the slot being read in step k)
+//                   spikes of step k go into the spike history, per thread (ascending ids)
+//                                                                                   barrier
+//   2  post       — plastic projections: postsynaptic events of step k's spikes, each thread
+//                   for its own targets (whose incoming synapses are all its own)
+//      gather     — each thread adds, for its own target range, the charge arriving at
+//                   step k + 1: delay group d of the rows of the spikes emitted at k + 1 - d
+//                   (d >= 1, so every spike it needs is already in the history)
 //   3  record     — one thread hands step k's spikes and traces to the sinks, while the
-//                   others deliver (sinks only read the spike lists)               barrier
+//                   others gather (both only read the spike history)              barrier
+//   4  pre traces — plastic projections: each thread stamps the presynaptic traces of the
+//                   spikes arriving at k + 1 from its own source range (read only in phase 2
+//                   of later steps, after a barrier)
 // An epoch is flush_interval steps: at its end the sinks flush (a crash loses at most one
 // epoch), progress is reported and a stop request (Ctrl-C) is honoured. With shared memory
 // and delivery every step, the min_delay epochs of distributed simulators are not needed
@@ -63,6 +69,10 @@ class Simulation {
   // Ends the run for the sinks; complete = false marks an interrupted run.
   void end(bool complete);
 
+  // A dopamine impulse into plastic projection `projection` at the current step; call from
+  // the step hook (one thread, between steps).
+  void modulate(uint32_t projection, double amount);
+
   // Spikes of the last simulated step per population (ascending local ids).
   const std::vector<uint32_t>& last_spikes(uint32_t population) const {
     return last_spikes_[population];
@@ -84,8 +94,8 @@ class Simulation {
   ProgressFn progress_;
   double progress_interval_s_ = 0.5;
   RunInfo info_;
-  // spikes_[population][thread]: spikes of the current step, per thread range.
-  std::vector<std::vector<std::vector<uint32_t>>> spikes_;
+  // Spikes of the last steps, per population and thread range.
+  std::vector<SpikeHistory> history_;
   std::vector<std::vector<uint32_t>> last_spikes_;
   std::vector<std::vector<double>> scratch_;  // per thread
   // events per source neuron per projection, for the synaptic-event count

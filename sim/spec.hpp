@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "models/izhikevich.hpp"
+#include "models/rstdp.hpp"
 #include "sim/time.hpp"
 
 namespace sim {
@@ -82,6 +83,15 @@ struct ConnectionTriple {
   double delay_ms = 1.0;
 };
 
+// Plasticity of a projection's weights. R-STDP (Izhikevich 2007) needs a constant delay:
+// its presynaptic traces are per neuron and stamped at arrival, which is one time per
+// neuron only when every synapse of the projection has the same delay.
+struct PlasticitySpec {
+  enum class Rule { none, rstdp };
+  Rule rule = Rule::none;
+  models::plasticity::RStdpParams rstdp;
+};
+
 struct ProjectionSpec {
   std::string name;
   uint32_t source = 0;  // population index
@@ -95,6 +105,7 @@ struct ProjectionSpec {
   Distribution weight = Distribution::constant_value(1.0);
   Distribution delay_ms = Distribution::constant_value(1.0);  // constant or uniform_int (ms)
   std::vector<ConnectionTriple> connections;                 // explicit_list
+  PlasticitySpec plasticity;
 };
 
 // Which neurons to record v, u and input current for, and when.

@@ -78,7 +78,11 @@ Interval wilson_interval(uint64_t events, uint64_t trials, double z) {
   const double z2 = z * z;
   const double center = (k + 0.5 * z2) / (n + z2);
   const double half = z / (n + z2) * std::sqrt(k * (n - k) / n + 0.25 * z2);
-  return {std::max(0.0, center - half), std::min(1.0, center + half)};
+  // At 0 and at `trials` events the limits are exactly 0 and 1 (the formula gives them
+  // only up to rounding, e.g. 0.9999999999999999, which would exclude a theory value of 1).
+  const double lo = events == 0 ? 0.0 : std::max(0.0, center - half);
+  const double hi = events == trials ? 1.0 : std::min(1.0, center + half);
+  return {lo, hi};
 }
 
 PointResult measure_point(const PointParams& p) {

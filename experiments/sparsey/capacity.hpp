@@ -15,6 +15,7 @@
 //
 // Default settings: similarity_preset() with 1,000 bits, 50 active ([P] §2 table: at 20x20,
 // lambda_U = 1 recall is exact up to ~100 stored and breaks down at 200-500).
+#include "experiments/sparsey/record.hpp"
 #include "models/sparsey.hpp"
 
 #include <cstdint>
@@ -31,6 +32,11 @@ struct CapacityConfig {
   uint32_t num_novel = 100;
   uint32_t num_seeds = 3;
   uint64_t seed = 1;
+  int threads = 1;  // seeds run in parallel; results do not depend on it
+  // Keep a Presentation per code selection: per seed and checkpoint, the block learned
+  // (phase learn), then recall, recall_noisy of every stored item and the novel probes
+  // (phase novel); item = the pattern's index, label = the checkpoint's load M.
+  bool record = false;
 };
 
 struct CapacityPoint {
@@ -47,6 +53,7 @@ struct CapacityPoint {
 
 struct CapacityMetrics {
   std::vector<CapacityPoint> points;  // one per stored_counts entry, averaged over seeds
+  Presentations presentations;        // filled when CapacityConfig::record
 };
 
 CapacityMetrics run_capacity(const CapacityConfig& config);

@@ -22,7 +22,8 @@ PatternSet encode_digits(const Digits& data, DigitsEncoding encoding) {
 
 VoteResult vote_classifier(const ms::Params& field_params, const PatternSet& train,
                            std::span<const uint8_t> train_labels, const PatternSet& test,
-                           std::span<const uint8_t> test_labels, uint64_t seed) {
+                           std::span<const uint8_t> test_labels, uint64_t seed,
+                           Presentations* records) {
   ms::Params params = field_params;
   params.num_inputs_U = train.num_bits;
   const uint32_t Q = params.num_cms_Q, K = params.cells_per_cm_K, C = params.num_cells();
@@ -39,6 +40,7 @@ VoteResult vote_classifier(const ms::Params& field_params, const PatternSet& tra
     const ms::Selection sel = ms::learn(field, {.U = train[i]}, choice, work);
     r.G_learning += sel.G / static_cast<double>(train.size());
     const uint8_t label = train_labels[i];
+    if (records) records->push_back({0, Phase::learn, int64_t(i), label, sel.G, sel.eta, sel.code});
     if (label >= classes) throw std::invalid_argument("vote_classifier: label > 9");
     per_class[label] += 1;
     for (uint32_t q = 0; q < Q; ++q) ++counts[size_t{label} * C + ms::cell_index(q, sel.code[q], K)];
@@ -47,8 +49,11 @@ VoteResult vote_classifier(const ms::Params& field_params, const PatternSet& tra
   r.distinct_code_fraction = double(unique.size()) / std::max<size_t>(1, train.size());
   size_t correct = 0;
   for (size_t i = 0; i < test.size(); ++i) {
-    const ms::Code code =
-        ms::select_code(field, {.U = test[i]}, ms::Mode::recognise, choice, work).code;
+    const ms::Selection sel =
+        ms::select_code(field, {.U = test[i]}, ms::Mode::recognise, choice, work);
+    const ms::Code& code = sel.code;
+    if (records)
+      records->push_back({0, Phase::test, int64_t(i), test_labels[i], sel.G, sel.eta, sel.code});
     uint32_t best = 0;
     double best_score = -1;
     for (uint32_t c = 0; c < classes; ++c) {
@@ -128,11 +133,22 @@ DigitsMetrics run_digits(const DigitsConfig& cfg, const Digits& data) {
     return std::chrono::duration<double>(b - a).count();
   };
 
+  struct DrawResult {
+    double train_examples = 0, sparsey = 0, nn = 0, random_code = 0;
+    double sparsey_s = 0, nn_s = 0, random_code_s = 0, G_learning = 0, distinct = 0;
+    Presentations records;
+  };
+  uint32_t record_index = 0;
   for (size_t pi = 0; pi < cfg.per_class.size(); ++pi) {
     const uint32_t n = cfg.per_class[pi];
     DigitsPoint pt{.per_class = n};
     const uint32_t draws = n == 0 ? cfg.draws_all : cfg.draws;
+    std::vector<DrawResult> results(draws);
+    // Draws are independent (examples and CSA streams keyed by point and draw); combined
+    // below in draw order, so the results do not depend on the thread count.
+#pragma omp parallel for schedule(dynamic) num_threads(std::max(1, cfg.threads))
     for (uint32_t d = 0; d < draws; ++d) {
+      DrawResult& res = results[d];
       const uint64_t seed = sim::rng::derive_seed(cfg.seed, 4, uint64_t{pi} * 1000 + d);
       Stream sampling(seed, make_stream(Purpose::stimulus, 0), 0);
       std::vector<uint32_t> chosen;
@@ -152,27 +168,50 @@ DigitsMetrics run_digits(const DigitsConfig& cfg, const Digits& data) {
         train.add(encoded[i]);
         train_labels.push_back(data.labels[i]);
       }
-      pt.train_examples += double(train.size()) / draws;
+      res.train_examples = double(train.size()) / draws;
 
       auto t0 = clock::now();
-      const VoteResult sp = vote_classifier(cfg.field, train, train_labels, test, test_labels, seed);
+      const VoteResult sp = vote_classifier(cfg.field, train, train_labels, test, test_labels,
+                                            seed, cfg.record ? &res.records : nullptr);
       auto t1 = clock::now();
-      pt.sparsey_accuracy.push_back(sp.accuracy);
-      pt.sparsey_seconds += seconds(t0, t1) / draws;
-      pt.G_learning += sp.G_learning / draws;
-      pt.distinct_code_fraction += sp.distinct_code_fraction / draws;
+      for (Presentation& p : res.records) {  // indices within train/test -> indices in the data
+        p.seed_index = record_index + d;
+        p.item = p.phase == Phase::learn ? int64_t{chosen[size_t(p.item)]}
+                                         : int64_t(cfg.pool_size) + p.item;
+      }
+      res.sparsey = sp.accuracy;
+      res.sparsey_s = seconds(t0, t1) / draws;
+      res.G_learning = sp.G_learning / draws;
+      res.distinct = sp.distinct_code_fraction / draws;
       if (cfg.controls) {
         t0 = clock::now();
-        pt.nn_accuracy.push_back(nn_hamming_accuracy(train, train_labels, test, test_labels));
+        res.nn = nn_hamming_accuracy(train, train_labels, test, test_labels);
         t1 = clock::now();
-        pt.nn_seconds += seconds(t0, t1) / draws;
+        res.nn_s = seconds(t0, t1) / draws;
         const VoteResult rc =
             vote_classifier(random_code, train, train_labels, test, test_labels, seed);
         auto t2 = clock::now();
-        pt.random_code_accuracy.push_back(rc.accuracy);
-        pt.random_code_seconds += seconds(t1, t2) / draws;
+        res.random_code = rc.accuracy;
+        res.random_code_s = seconds(t1, t2) / draws;
       }
     }
+    std::vector<Presentations> records;
+    for (DrawResult& res : results) {
+      pt.train_examples += res.train_examples;
+      pt.sparsey_accuracy.push_back(res.sparsey);
+      pt.sparsey_seconds += res.sparsey_s;
+      pt.G_learning += res.G_learning;
+      pt.distinct_code_fraction += res.distinct;
+      if (cfg.controls) {
+        pt.nn_accuracy.push_back(res.nn);
+        pt.nn_seconds += res.nn_s;
+        pt.random_code_accuracy.push_back(res.random_code);
+        pt.random_code_seconds += res.random_code_s;
+      }
+      records.push_back(std::move(res.records));
+    }
+    concatenate(m.presentations, records);
+    record_index += draws;
     pt.sparsey_mean = mean(pt.sparsey_accuracy);
     pt.sparsey_sd = sample_sd(pt.sparsey_accuracy);
     if (cfg.controls) {

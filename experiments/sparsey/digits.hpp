@@ -18,6 +18,7 @@
 // similarity_preset() shows the other side of the tension of [P] §6 (dense overlapping
 // inputs drive G -> 1 and "hub" cells capture the codes).
 #include "experiments/sparsey/inputs.hpp"
+#include "experiments/sparsey/record.hpp"
 #include "models/sparsey.hpp"
 
 #include <cstdint>
@@ -36,6 +37,11 @@ struct DigitsConfig {
   uint32_t draws_all = 3;  // training orders / CSA seeds for the whole pool
   bool controls = true;    // also run 1-NN and the random-code field
   uint64_t seed = 1;
+  int threads = 1;  // the draws of a point run in parallel; results do not depend on it
+  // Keep a Presentation per code selection of the Sparsey field (not of the random-code
+  // control): seed_index = running draw number over all points, phase learn for the stored
+  // examples and test for the test set, item = the image's index in the data, label = its class.
+  bool record = false;
 };
 
 struct DigitsPoint {
@@ -55,6 +61,7 @@ struct DigitsMetrics {
   uint32_t num_bits = 0;
   size_t test_size = 0;
   std::vector<DigitsPoint> points;
+  Presentations presentations;  // filled when DigitsConfig::record
 };
 
 DigitsMetrics run_digits(const DigitsConfig& config, const Digits& data);
@@ -69,7 +76,10 @@ struct VoteResult {
 };
 VoteResult vote_classifier(const models::sparsey::Params& field, const PatternSet& train,
                            std::span<const uint8_t> train_labels, const PatternSet& test,
-                           std::span<const uint8_t> test_labels, uint64_t seed);
+                           std::span<const uint8_t> test_labels, uint64_t seed,
+                           Presentations* records = nullptr);
+// (records: when given, one Presentation per selection is appended, with item = the index
+// within `train` (phase learn) or `test` (phase test), label = the class, seed_index 0.)
 double nn_hamming_accuracy(const PatternSet& train, std::span<const uint8_t> train_labels,
                            const PatternSet& test, std::span<const uint8_t> test_labels);
 

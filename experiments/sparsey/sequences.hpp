@@ -26,6 +26,7 @@
 // breaks down soon after (measured: 50 x 5 exact, 50 x 10 at 70 %, 50 x 20 at 0 %).
 //
 // Use lambda_U = 1 (similarity_preset() as is) to see the interaction with U saturation.
+#include "experiments/sparsey/record.hpp"
 #include "models/sparsey.hpp"
 
 #include <cstdint>
@@ -47,6 +48,11 @@ struct SequenceConfig {
   uint32_t alphabet_size = 0;
   uint32_t num_seeds = 2;
   uint64_t seed = 1;
+  int threads = 1;  // (point, seed) runs in parallel; results do not depend on it
+  // Keep a Presentation per code selection: seed_index = point index x num_seeds + seed;
+  // learning (phase learn), one-step prediction (next) and free replay (replay) with
+  // item = sequence index and label = position t in the sequence.
+  bool record = false;
 };
 
 struct SequencePoint {
@@ -61,6 +67,7 @@ struct SequencePoint {
 
 struct SequenceMetrics {
   std::vector<SequencePoint> points;  // sequence_counts x lengths, counts outer
+  Presentations presentations;        // filled when SequenceConfig::record
 };
 
 SequenceMetrics run_sequences(const SequenceConfig& config);

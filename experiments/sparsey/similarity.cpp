@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 namespace experiments::sparsey {
 
@@ -32,29 +33,57 @@ SimilarityMetrics run_similarity(const SimilarityConfig& cfg) {
   ms::Params params = cfg.field;
   params.num_inputs_U = cfg.num_bits;
   const uint32_t Q = params.num_cms_Q;
+  if (cfg.num_seeds == 0) throw std::invalid_argument("run_similarity: num_seeds must be >= 1");
   SimilarityMetrics m;
   m.mean_code_overlap.assign(cfg.num_probes, 0.0);
   m.mean_G.assign(cfg.num_probes, 0.0);
-  ms::Workspace work;
+  // Each seed is independent (its own field and streams keyed by the seed index); results
+  // are combined afterwards in seed order, so the sums do not depend on the thread count.
+  struct SeedResult {
+    std::vector<uint32_t> shared;
+    std::vector<double> overlap, G;
+    double spearman = 0;
+    Presentations records;
+  };
+  std::vector<SeedResult> seeds(cfg.num_seeds);
+#pragma omp parallel for schedule(dynamic) num_threads(std::max(1, cfg.threads))
   for (uint32_t s = 0; s < cfg.num_seeds; ++s) {
+    SeedResult& r = seeds[s];
+    ms::Workspace work;
     const uint64_t seed = sim::rng::derive_seed(cfg.seed, 1, s);
     sim::rng::Stream stimulus(seed, sim::rng::make_stream(sim::rng::Purpose::stimulus, 0), 0);
     sim::rng::Stream choice(seed, sim::rng::make_stream(sim::rng::Purpose::model, 0), 0);
     const OverlapFamily fam =
         overlap_family(cfg.num_bits, cfg.active_bits, cfg.num_probes, stimulus);
-    if (s == 0) m.shared_bits = fam.shared;
+    r.shared = fam.shared;
     ms::Field field = ms::make_field(params);
-    const ms::Code c0 = ms::learn(field, {.U = fam.reference}, choice, work).code;
-    std::vector<double> k(cfg.num_probes), overlap(cfg.num_probes);
+    const ms::Selection ref = ms::learn(field, {.U = fam.reference}, choice, work);
+    const ms::Code& c0 = ref.code;
+    if (cfg.record)
+      r.records.push_back({s, Phase::learn, 0, cfg.active_bits, ref.G, ref.eta, c0});
+    std::vector<double> k(cfg.num_probes);
+    r.overlap.resize(cfg.num_probes);
+    r.G.resize(cfg.num_probes);
     for (uint32_t i = 0; i < cfg.num_probes; ++i) {
       const ms::Selection sel =
           ms::select_code(field, {.U = fam.probes[i]}, ms::Mode::learn, choice, work);
       k[i] = fam.shared[i];
-      overlap[i] = ms::code_overlap(sel.code, c0);
-      m.mean_code_overlap[i] += overlap[i] / Q / cfg.num_seeds;
-      m.mean_G[i] += sel.G / cfg.num_seeds;
+      r.overlap[i] = ms::code_overlap(sel.code, c0);
+      r.G[i] = sel.G;
+      if (cfg.record)
+        r.records.push_back({s, Phase::probe, i, fam.shared[i], sel.G, sel.eta, sel.code});
     }
-    m.spearman_per_seed.push_back(spearman(k, overlap));
+    r.spearman = spearman(k, r.overlap);
+  }
+  for (uint32_t s = 0; s < cfg.num_seeds; ++s) {
+    const SeedResult& r = seeds[s];
+    if (s == 0) m.shared_bits = r.shared;
+    for (uint32_t i = 0; i < cfg.num_probes; ++i) {
+      m.mean_code_overlap[i] += r.overlap[i] / Q / cfg.num_seeds;
+      m.mean_G[i] += r.G[i] / cfg.num_seeds;
+    }
+    m.spearman_per_seed.push_back(r.spearman);
+    m.presentations.insert(m.presentations.end(), r.records.begin(), r.records.end());
   }
   m.spearman_mean = mean(m.spearman_per_seed);
   m.spearman_min = *std::min_element(m.spearman_per_seed.begin(), m.spearman_per_seed.end());

@@ -14,6 +14,7 @@
 // 1,000 input bits with 50 active, 100 probes, 10 seeds ([P] §5: mean Spearman 0.927,
 // min 0.905). Any other Params may be given, e.g. digits_preset() to show the tension of
 // [P] §6 (lambda_U = 30 leaves only a 100 % overlap re-using the code).
+#include "experiments/sparsey/record.hpp"
 #include "models/sparsey.hpp"
 
 #include <cstdint>
@@ -28,6 +29,11 @@ struct SimilarityConfig {
   uint32_t num_probes = 100;
   uint32_t num_seeds = 10;
   uint64_t seed = 1;
+  // Seeds run in parallel on this many OpenMP threads; results do not depend on it.
+  int threads = 1;
+  // Keep a Presentation per code selection: per seed, the reference (phase learn, item 0,
+  // label = active_bits) then each probe (phase probe, item = probe index, label = shared bits).
+  bool record = false;
 };
 
 struct SimilarityMetrics {
@@ -48,6 +54,7 @@ struct SimilarityMetrics {
   double fraction_within_3_se = 0;
   // Learning-time familiarity of the probes, mean over seeds (G = (k/|X0|)^lambda_U).
   std::vector<double> mean_G;
+  Presentations presentations;  // filled when SimilarityConfig::record
 };
 
 SimilarityMetrics run_similarity(const SimilarityConfig& config);

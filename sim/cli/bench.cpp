@@ -9,6 +9,8 @@
 #include <filesystem>
 
 #include "experiments/network.hpp"
+#include "experiments/nmda_threshold/monte_carlo.hpp"
+#include "experiments/sparsey/bench.hpp"
 #include "sim/config.hpp"
 
 namespace snnsim_cli {
@@ -60,7 +62,8 @@ Result run_case(const Case& c, int threads, double duration_ms, const std::atomi
 
 void add_bench_options(CLI::App& app, BenchOptions& o) {
   app.add_option("--threads", o.threads, "thread counts to measure (default 1 2)");
-  app.add_option("--case", o.only, "only these cases: izh2003, sparse10k, sparse100k");
+  app.add_option("--case", o.only,
+                 "only these cases: izh2003, sparse10k, sparse100k, segments, sparsey");
   app.add_flag("--quick", o.quick, "simulate a tenth of the model time");
 }
 
@@ -115,6 +118,30 @@ int run_bench(const BenchOptions& o, const std::atomic<bool>* stop) {
                              : 0.0);
       std::fflush(stdout);
     }
+  }
+  const bool all = o.only.empty();
+  auto wanted = [&](const char* name) {
+    return all || std::find(o.only.begin(), o.only.end(), name) != o.only.end();
+  };
+  if (wanted("segments")) {
+    // Dendritic segment activation (Ahmad & Hawkins 2016 setting: n = 2048, a = 40).
+    experiments::nmda_threshold::ActivationBenchmarkParams p;
+    if (o.quick) p.activations /= 10;
+    const auto r = experiments::nmda_threshold::benchmark_segment_activation(p);
+    std::printf("segments: %llu segments x %u synapses, n = %u, a = %u, theta = %u: %.3g segments "
+                "evaluated/s, %.3g synapse visits/s (%.3f s)\n",
+                static_cast<unsigned long long>(r.segments), p.synapses_per_segment, p.n, p.a,
+                p.theta, r.segments_per_second, r.synapse_visits_per_second, r.seconds);
+  }
+  if (wanted("sparsey")) {
+    // Sparsey code selection: Q = 20, K = 20, 1,000 inputs with 50 active.
+    experiments::sparsey::BenchConfig c;
+    if (o.quick) c.num_codes /= 10;
+    const auto r = experiments::sparsey::codes_per_second(c);
+    std::printf("sparsey: Q = %u, K = %u, %u inputs: %.3g codes/s learning, %.3g codes/s "
+                "recognition\n",
+                c.field.num_cms_Q, c.field.cells_per_cm_K, c.field.num_inputs_U, r.learn_codes_per_second,
+                r.recognise_codes_per_second);
   }
   std::printf("columns: neuron_up/s = neuron updates per wall second; syn_events/s = spikes x "
               "synapses delivered per wall second; RTF = wall / model time; spikes/s = mean rate "

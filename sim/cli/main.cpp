@@ -9,10 +9,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <new>
 #include <optional>
 
 #include "experiments/registry.hpp"
 #include "sim/cli/bench.hpp"
+#include "sim/cli/sweep_command.hpp"
 #include "sim/file_info.hpp"
 #include "sim/version.hpp"
 
@@ -41,19 +43,8 @@ std::string resolve_config(const std::string& given) {
   return given;  // load_config reports it as missing
 }
 
-int cmd_run(const std::string& config, const std::vector<std::string>& sets,
-            const std::optional<std::string>& out, std::optional<int> threads,
-            std::optional<int64_t> seed, bool overwrite) {
-  sim::Log log;
-  const std::string path = resolve_config(config);
-  sim::ConfigDocument doc = sim::load_config(path);
-  doc.file = config == path ? config : path;
-  // A [sweep] table describes a family of runs for `snnsim sweep`; one run ignores it.
-  doc.root.erase("sweep");
-  for (const auto& s : sets) sim::apply_override(doc, s);
-  if (threads) sim::apply_override(doc, fmt::format("simulation.threads={}", *threads));
-  if (seed) sim::apply_override(doc, fmt::format("simulation.seed={}", *seed));
-
+// The experiment a config names in [experiment] type (default "network").
+const experiments::Experiment& experiment_of(const sim::ConfigDocument& doc) {
   std::string type = "network";
   if (const auto* head = doc.root.get_as<toml::table>("experiment"))
     if (const auto t = (*head)["type"].value<std::string>()) type = *t;
@@ -72,6 +63,23 @@ int cmd_run(const std::string& config, const std::vector<std::string>& sets,
     throw sim::InputError(doc.file, n ? static_cast<int>(src.begin.line) : 0, "experiment.type",
                           msg);
   }
+  return *exp;
+}
+
+int cmd_run(const std::string& config, const std::vector<std::string>& sets,
+            const std::optional<std::string>& out, std::optional<int> threads,
+            std::optional<int64_t> seed, bool overwrite) {
+  sim::Log log;
+  const std::string path = resolve_config(config);
+  sim::ConfigDocument doc = sim::load_config(path);
+  doc.file = config == path ? config : path;
+  // A [sweep] table describes a family of runs for `snnsim sweep`; one run ignores it.
+  doc.root.erase("sweep");
+  for (const auto& s : sets) sim::apply_override(doc, s);
+  if (threads) sim::apply_override(doc, fmt::format("simulation.threads={}", *threads));
+  if (seed) sim::apply_override(doc, fmt::format("simulation.seed={}", *seed));
+
+  const experiments::Experiment* exp = &experiment_of(doc);
   // Validate everything before touching the output folder.
   exp->validate(doc);
   const fs::path out_dir = out ? fs::path(*out) : fs::path("runs") / fs::path(path).stem();
@@ -140,6 +148,11 @@ int main(int argc, char** argv) {
           "INT>=0"));
   run->add_flag("--overwrite", overwrite, "replace the results in an existing run folder");
 
+  auto* sweep = app.add_subcommand(
+      "sweep", "run every point of a parameter sweep ([sweep] table, --sweep) as its own run");
+  snnsim_cli::SweepOptions sweep_options;
+  snnsim_cli::add_sweep_options(*sweep, sweep_options);
+
   auto* list = app.add_subcommand("list", "list the built-in experiments and their configs");
 
   std::string info_file;
@@ -173,6 +186,9 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_interrupt);
   try {
     if (*run) return cmd_run(config, sets, out, threads, seed, overwrite);
+    if (*sweep)
+      return snnsim_cli::run_sweep(sweep_options, resolve_config(sweep_options.config), experiment_of,
+                                   &g_stop);
     if (*list) return cmd_list();
     if (*info) {
       std::fputs(sim::describe_spike_file(info_file).c_str(), stdout);
@@ -183,6 +199,10 @@ int main(int argc, char** argv) {
   } catch (const sim::InputError& e) {
     std::fprintf(stderr, "snnsim: error: %s\n", e.describe().c_str());
     return sim::exit_bad_input;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "snnsim: failed: out of memory (a network this large, or delays this "
+                         "long, need more memory than there is)\n");
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "snnsim: failed: %s\n", e.what());
     return 1;

@@ -142,13 +142,12 @@ CONFIG_ERRORS = [
     # Regression: 2e302 steps overflowed the step counter and the run never ended.
     ("too many steps", edit("dt_ms = 0.5", "dt_ms = 1e-300"), "duration_ms = 200.0",
      "simulation.duration_ms", "200 ms is more than 2^53 steps of dt = 1e-300 ms"),
-    # Regression: this failed with exit code 1 after creating the run folder (or with
-    # std::bad_alloc). 1e9 ms / 0.5 ms = 2e9 steps need 31 bits; the 10 neurons of 'inh',
-    # padded to a block of 64, need bit_width(63) = 6; 31 + 6 > 32.
-    ("delay too long for a packed synapse", edit("delay_ms = 1.5", "delay_ms = 1e9"),
-     "delay_ms = 1e9", "projection[0].delay_ms",
-     "the longest delay, 2000000000 steps of dt = 0.5 ms, needs 31 bits and the 10 neurons "
-     "of 'inh' need 6: more than the 32 bits of a synapse"),
+    # Regression: 3e9 ms / 0.5 ms = 6e9 steps does not fit the engine's 32-bit step
+    # counts; it wrapped around to a short delay (or ran out of memory) without a word.
+    ("delay beyond 2^32 steps", edit("delay_ms = 1.5", "delay_ms = 3e9"),
+     "delay_ms = 3e9", "projection[0].delay_ms",
+     "the longest delay, 3000000000 ms, is 6000000000 steps of dt = 0.5 ms: more than the "
+     "2^32 - 2 steps a delay can have"),
 ]
 
 

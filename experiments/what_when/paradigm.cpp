@@ -1,0 +1,229 @@
+#include "experiments/what_when/paradigm.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <numeric>
+#include <stdexcept>
+
+#include "sim/rng.hpp"
+
+namespace experiments::what_when {
+
+namespace {
+constexpr uint32_t kOrderStream = sim::rng::make_stream(sim::rng::Purpose::stimulus, 1);
+constexpr uint32_t kJitterStream = sim::rng::make_stream(sim::rng::Purpose::stimulus, 2);
+constexpr uint32_t kOutcomeStream = sim::rng::make_stream(sim::rng::Purpose::stimulus, 3);
+constexpr uint32_t kShuffleStream = sim::rng::make_stream(sim::rng::Purpose::analysis, 1);
+}  // namespace
+
+std::vector<Trial> make_schedule(const std::vector<Block>& blocks, const Timing& timing,
+                                 double dt_ms, uint64_t seed) {
+  if (!(dt_ms > 0)) throw std::invalid_argument("make_schedule: dt_ms > 0");
+  std::vector<Trial> trials;
+  double end_ms = timing.warmup_ms;  // end of the previous trial
+  for (uint32_t b = 0; b < blocks.size(); ++b) {
+    const Block& block = blocks[b];
+    std::vector<uint32_t> order;
+    for (uint32_t c = 0; c < block.conditions.size(); ++c)
+      for (uint32_t r = 0; r < block.trials_per_condition; ++r) order.push_back(c);
+    sim::rng::Stream shuffle(seed, kOrderStream, b);
+    for (std::size_t i = order.size(); i > 1; --i)
+      std::swap(order[i - 1], order[static_cast<std::size_t>(shuffle.below(i))]);
+    for (uint32_t c : order) {
+      Trial t;
+      t.index = static_cast<uint32_t>(trials.size());
+      t.block = b;
+      t.condition = c;
+      const Condition& cond = block.conditions[c];
+      t.cue = cond.cue;
+      t.outcome = cond.outcome;
+      t.latency_ms = cond.latency_ms;
+      t.probability = cond.probability;
+      sim::rng::Stream jitter(seed, kJitterStream, t.index);
+      sim::rng::Stream occur(seed, kOutcomeStream, t.index);
+      t.occurred = occur.uniform() < cond.probability;
+      const double onset = end_ms + timing.iti_ms + timing.iti_jitter_ms * jitter.uniform();
+      t.cue_ms = std::round(onset / dt_ms) * dt_ms;
+      end_ms = t.cue_ms + timing.trial_ms;
+      trials.push_back(t);
+    }
+  }
+  return trials;
+}
+
+double schedule_end_ms(const std::vector<Trial>& trials, const Timing& timing) {
+  return trials.empty() ? timing.warmup_ms : trials.back().cue_ms + timing.trial_ms;
+}
+
+long argmax(const std::vector<double>& y) {
+  if (y.empty()) return -1;
+  return static_cast<long>(std::max_element(y.begin(), y.end()) - y.begin());
+}
+
+Band timing_band(double latency_ms) {
+  return {latency_ms - std::max(80.0, 0.1 * latency_ms),
+          latency_ms + std::max(30.0, 0.05 * latency_ms)};
+}
+
+PeakTiming peak_timing(const std::vector<double>& t_ms, const std::vector<double>& y,
+                       double latency_ms, double rise_lead_ms, double rise_fraction) {
+  if (t_ms.size() != y.size() || y.empty())
+    throw std::invalid_argument("peak_timing: t_ms and y must be non-empty and equally long");
+  PeakTiming r;
+  const auto k = static_cast<std::size_t>(argmax(y));
+  r.peak_ms = t_ms[k];
+  r.peak = y[k];
+  const Band band = timing_band(latency_ms);
+  r.in_band = r.peak_ms >= band.lo_ms && r.peak_ms <= band.hi_ms;
+  const double t_rise = latency_ms - rise_lead_ms;
+  std::size_t j = 0;
+  for (std::size_t i = 0; i < t_ms.size(); ++i)
+    if (t_ms[i] <= t_rise) j = i;
+  r.at_rise_ms = y[j];
+  r.risen = r.peak > 0 && y[j] >= rise_fraction * r.peak;
+  return r;
+}
+
+namespace {
+double mean(const std::vector<double>& v) {
+  return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+}
+}  // namespace
+
+double pearson(const std::vector<double>& x, const std::vector<double>& y) {
+  if (x.size() != y.size() || x.size() < 2) throw std::invalid_argument("pearson: sizes");
+  const double mx = mean(x), my = mean(y);
+  double sxy = 0, sxx = 0, syy = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) * (x[i] - mx);
+    syy += (y[i] - my) * (y[i] - my);
+  }
+  return (sxx > 0 && syy > 0) ? sxy / std::sqrt(sxx * syy) : 0.0;
+}
+
+double slope(const std::vector<double>& x, const std::vector<double>& y) {
+  if (x.size() != y.size() || x.size() < 2) throw std::invalid_argument("slope: sizes");
+  const double mx = mean(x), my = mean(y);
+  double sxy = 0, sxx = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) * (x[i] - mx);
+  }
+  return sxx > 0 ? sxy / sxx : 0.0;
+}
+
+long trials_to_recover(const std::vector<double>& error, std::size_t change, double steady,
+                       double fraction, std::size_t smooth) {
+  if (change >= error.size() || smooth == 0) return -1;
+  auto smoothed = [&](std::size_t t) {
+    const std::size_t lo = (t + 1 >= change + smooth) ? t + 1 - smooth : change;
+    double s = 0;
+    for (std::size_t i = lo; i <= t; ++i) s += error[i];
+    return s / static_cast<double>(t - lo + 1);
+  };
+  const double jump = smoothed(change) - steady;
+  if (jump <= 0) return 0;
+  const double threshold = steady + (1.0 - fraction) * jump;
+  for (std::size_t t = change; t < error.size(); ++t)
+    if (smoothed(t) <= threshold) return static_cast<long>(t - change);
+  return -1;
+}
+
+double angle_deg(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) throw std::invalid_argument("angle_deg: sizes");
+  double ab = 0, aa = 0, bb = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  if (aa == 0 || bb == 0) return 90.0;
+  const double c = std::clamp(ab / std::sqrt(aa * bb), -1.0, 1.0);
+  return std::acos(c) * 180.0 / std::numbers::pi;
+}
+
+std::vector<double> shuffled_angles(const std::vector<double>& a, const std::vector<double>& b,
+                                    uint32_t count, uint64_t seed) {
+  std::vector<double> out;
+  out.reserve(count);
+  std::vector<double> perm = b;
+  for (uint32_t r = 0; r < count; ++r) {
+    sim::rng::Stream s(seed, kShuffleStream, r);
+    perm = b;
+    for (std::size_t i = perm.size(); i > 1; --i)
+      std::swap(perm[i - 1], perm[static_cast<std::size_t>(s.below(i))]);
+    out.push_back(angle_deg(a, perm));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+double quantile(const std::vector<double>& sorted, double q) {
+  if (sorted.empty()) throw std::invalid_argument("quantile: empty");
+  const double pos = q * static_cast<double>(sorted.size() - 1);
+  const auto i = static_cast<std::size_t>(std::floor(pos));
+  if (i + 1 >= sorted.size()) return sorted.back();
+  const double f = pos - static_cast<double>(i);
+  return sorted[i] + f * (sorted[i + 1] - sorted[i]);
+}
+
+void cholesky_solve(std::vector<double>& a, std::vector<double>& b, std::size_t p, std::size_t m) {
+  // A = L L^T, L stored in the lower triangle of a.
+  for (std::size_t j = 0; j < p; ++j) {
+    double d = a[j * p + j];
+    for (std::size_t k = 0; k < j; ++k) d -= a[j * p + k] * a[j * p + k];
+    if (!(d > 0)) throw std::runtime_error("cholesky_solve: matrix not positive definite");
+    d = std::sqrt(d);
+    a[j * p + j] = d;
+    for (std::size_t i = j + 1; i < p; ++i) {
+      double s = a[i * p + j];
+      for (std::size_t k = 0; k < j; ++k) s -= a[i * p + k] * a[j * p + k];
+      a[i * p + j] = s / d;
+    }
+  }
+  // L z = b, then L^T w = z, for every column.
+  for (std::size_t i = 0; i < p; ++i) {
+    for (std::size_t k = 0; k < i; ++k)
+      for (std::size_t c = 0; c < m; ++c) b[i * m + c] -= a[i * p + k] * b[k * m + c];
+    for (std::size_t c = 0; c < m; ++c) b[i * m + c] /= a[i * p + i];
+  }
+  for (std::size_t ii = p; ii-- > 0;) {
+    for (std::size_t k = ii + 1; k < p; ++k)
+      for (std::size_t c = 0; c < m; ++c) b[ii * m + c] -= a[k * p + ii] * b[k * m + c];
+    for (std::size_t c = 0; c < m; ++c) b[ii * m + c] /= a[ii * p + ii];
+  }
+}
+
+std::vector<double> ridge(const std::vector<double>& gram, const std::vector<double>& cross,
+                          std::size_t p, std::size_t m, double lambda) {
+  std::vector<double> a = gram;
+  for (std::size_t i = 0; i < p; ++i) a[i * p + i] += lambda;
+  std::vector<double> w = cross;
+  cholesky_solve(a, w, p, m);
+  return w;
+}
+
+void accumulate_gram(const std::vector<float>& x, const std::vector<double>& y, std::size_t p,
+                     std::size_t m, const std::vector<std::size_t>& rows,
+                     std::vector<double>& gram, std::vector<double>& cross) {
+  gram.assign(p * p, 0.0);
+  cross.assign(p * m, 0.0);
+  std::vector<double> row(p);
+  for (std::size_t r : rows) {
+    for (std::size_t j = 0; j < p; ++j) row[j] = x[r * p + j];
+    // Upper triangle only, mirrored below afterwards: half the work.
+    for (std::size_t i = 0; i < p; ++i) {
+      const double xi = row[i];
+      if (xi == 0.0) continue;
+      double* g = gram.data() + i * p;
+      for (std::size_t j = i; j < p; ++j) g[j] += xi * row[j];
+      for (std::size_t c = 0; c < m; ++c) cross[i * m + c] += xi * y[r * m + c];
+    }
+  }
+  for (std::size_t i = 0; i < p; ++i)
+    for (std::size_t j = 0; j < i; ++j) gram[i * p + j] = gram[j * p + i];
+}
+
+}  // namespace experiments::what_when

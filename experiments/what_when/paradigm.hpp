@@ -1,0 +1,118 @@
+#pragma once
+// The what/when prediction paradigm (after Yamada & Chao 2025, arXiv 2510.14382): trial
+// schedule and the metric functions the experiment reports. Pure functions, no I/O, so
+// that tests can check them on synthetic data.
+//
+// A trial: after an inter-trial interval (iti_ms plus a jitter drawn uniformly in
+// [0, iti_jitter_ms)), cue c is switched on at `cue_ms` for cue_duration_ms; if the
+// condition's outcome occurs (probability p), it arrives at cue_ms + latency_ms. The trial
+// (and the learning gate) lasts trial_ms from the cue. The first cue follows a warm-up.
+// Blocks run in order; in each block every condition appears trials_per_condition times,
+// in an order shuffled per block (Fisher-Yates on the stimulus stream), so that counts
+// are exact and the order is unpredictable.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace experiments::what_when {
+
+struct Condition {
+  uint32_t cue = 0;      // cue identity (index)
+  uint32_t outcome = 0;  // outcome identity (index)
+  double latency_ms = 400.0;
+  double probability = 1.0;
+};
+
+struct Block {
+  std::string name;
+  uint32_t trials_per_condition = 100;
+  std::vector<Condition> conditions;
+};
+
+struct Timing {
+  double warmup_ms = 1500.0;      // before the first trial's interval
+  double iti_ms = 400.0;          // from the end of one trial to the next cue, at least
+  double iti_jitter_ms = 500.0;   // plus U[0, jitter)
+  double trial_ms = 1400.0;       // cue to trial end (also the learning gate)
+};
+
+struct Trial {
+  uint32_t index = 0;
+  uint32_t block = 0;
+  uint32_t condition = 0;  // index into the block's conditions
+  uint32_t cue = 0;
+  uint32_t outcome = 0;
+  double latency_ms = 0.0;
+  double probability = 0.0;
+  bool occurred = false;
+  double cue_ms = 0.0;  // cue onset, ms from the start of the run (a multiple of dt)
+};
+
+// The whole schedule. Onsets are rounded to multiples of dt_ms. All randomness comes from
+// sim::rng streams keyed by (seed, Purpose::stimulus, block/trial index).
+std::vector<Trial> make_schedule(const std::vector<Block>& blocks, const Timing& timing,
+                                 double dt_ms, uint64_t seed);
+
+// End of the run in ms: the last trial's cue + trial_ms (+ 0 when there are no trials).
+double schedule_end_ms(const std::vector<Trial>& trials, const Timing& timing);
+
+// ---- metrics ------------------------------------------------------------------------------
+
+// Index of the maximum (first one on ties); -1 for an empty series.
+long argmax(const std::vector<double>& y);
+
+// The timing band of the acceptance criteria: [L - max(80, 0.1 L), L + max(30, 0.05 L)].
+struct Band {
+  double lo_ms, hi_ms;
+};
+Band timing_band(double latency_ms);
+
+// Timing of a trial-averaged output y sampled at t_ms[k] (ms since cue).
+struct PeakTiming {
+  double peak_ms = 0.0;
+  double peak = 0.0;
+  double at_rise_ms = 0.0;   // value at L - rise_lead_ms (nearest sample at or before)
+  bool in_band = false;      // peak_ms inside timing_band(L)
+  bool risen = false;        // y(L - rise_lead_ms) >= rise_fraction * peak
+};
+PeakTiming peak_timing(const std::vector<double>& t_ms, const std::vector<double>& y,
+                       double latency_ms, double rise_lead_ms = 50.0, double rise_fraction = 0.9);
+
+// Pearson correlation and least-squares slope of y on x.
+double pearson(const std::vector<double>& x, const std::vector<double>& y);
+double slope(const std::vector<double>& x, const std::vector<double>& y);
+
+// Trials to recover after a change at index `change` of a per-trial error series:
+// s_t = mean of e over the last `smooth` trials at or before t, not reaching back before
+// the change; jump = s_change - steady. Returns the first k >= 0 with
+// s_{change+k} <= steady + (1 - fraction) * jump, or -1 when the series ends first.
+// A jump <= 0 (no excess error) returns 0.
+long trials_to_recover(const std::vector<double>& error, std::size_t change, double steady,
+                       double fraction = 0.9, std::size_t smooth = 5);
+
+// Angle between two vectors in degrees (90 when one is zero).
+double angle_deg(const std::vector<double>& a, const std::vector<double>& b);
+
+// Null distribution of angle_deg(a, permuted b): `count` permutations of b's entries
+// (Fisher-Yates on the analysis stream keyed by seed). Returns the angles, sorted.
+std::vector<double> shuffled_angles(const std::vector<double>& a, const std::vector<double>& b,
+                                    uint32_t count, uint64_t seed);
+// The q-quantile of sorted values (linear interpolation between order statistics).
+double quantile(const std::vector<double>& sorted, double q);
+
+// Ridge regression from the Gram matrices: W (p x m, row-major) minimising
+// ||X W - Y||^2 + lambda ||W||^2, i.e. (X^T X + lambda I) W = X^T Y, solved by Cholesky.
+// gram: X^T X (p x p), cross: X^T Y (p x m). Throws std::runtime_error when not positive
+// definite.
+std::vector<double> ridge(const std::vector<double>& gram, const std::vector<double>& cross,
+                          std::size_t p, std::size_t m, double lambda);
+// Accumulates X^T X and X^T Y over the rows `rows` of X (n x p, float) and Y (n x m).
+void accumulate_gram(const std::vector<float>& x, const std::vector<double>& y, std::size_t p,
+                     std::size_t m, const std::vector<std::size_t>& rows,
+                     std::vector<double>& gram, std::vector<double>& cross);
+
+// Solves A z = b for symmetric positive definite A (p x p, row-major; overwritten by its
+// Cholesky factor), for m right-hand sides in b (p x m, overwritten by z).
+void cholesky_solve(std::vector<double>& a, std::vector<double>& b, std::size_t p, std::size_t m);
+
+}  // namespace experiments::what_when

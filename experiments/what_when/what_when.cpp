@@ -1,0 +1,888 @@
+#include "experiments/what_when/what_when.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <map>
+#include <optional>
+
+#include "models/force_rls.hpp"
+#include "models/readout.hpp"
+#include "sim/h5.hpp"
+#include "sim/rng.hpp"
+#include "sim/simulation.hpp"
+#include "sim/sonata_sink.hpp"
+
+namespace experiments::what_when {
+
+namespace ro = models::readout;
+namespace pl = models::plasticity;
+
+models::plasticity::AttentionGateParams gate_params(double surprise_gain, double outcome_gain) {
+  return {.after_outcome_ms = 0.0,
+          .base_gain = 1.0,
+          .surprise_tau_ms = 1000.0,
+          .initial_expected_error = 0.0,
+          .surprise_margin = 0.0,
+          .surprise_gain = surprise_gain,
+          .low_prediction = 0.2,
+          .outcome_gain = outcome_gain,
+          .outcome_hold_ms = 100.0,
+          .max_gain = 3.0};
+}
+
+void open_gate(models::plasticity::AttentionGate& gate, const Trial& trial, const Timing& timing,
+               double dt_ms) {
+  const auto cue_step = static_cast<sim::Step>(std::llround(trial.cue_ms / dt_ms));
+  gate.on_cue(cue_step, timing.trial_ms);
+}
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+struct Config {
+  std::string name;
+  sim::NetworkConfig net;
+  Timing timing;
+  std::vector<Block> blocks;
+  std::vector<std::string> cues, outcomes;
+  std::string input_population = "exc";
+  uint64_t stimulus_seed = 1;  // schedule: trial order, jitter, outcomes
+  double cue_duration_ms = 100, cue_fraction = 0.2, cue_amplitude = 10;
+  bool outcome_input = false;
+  double outcome_duration_ms = 100, outcome_fraction = 0.1, outcome_amplitude = 10;
+  // readouts
+  double tau_min_ms = 20, tau_max_ms = 1000, bias = 1.0, baseline_ms = 200;
+  double sample_ms = 5, target_sigma_ms = 50;
+  double eta0_when = 0.1, eta0_what = 0.003;
+  double surprise_gain = 0.0, outcome_gain = 0.0;
+  // FORCE
+  bool force = true;
+  std::string force_cue;
+  double force_update_ms = 20, force_alpha_trials = 1.0;
+  // clock decoder
+  uint32_t clock_trials = 150;
+  double clock_sample_ms = 20, clock_max_ms = 1200, cue_decode_ms = 1000;
+  // metrics
+  uint32_t snapshot_trials = 100, steady_trials = 20, null_count = 1000;
+  std::string adaptation_cue, angle_cue, angle_outcome;
+};
+
+uint32_t index_of(sim::TableReader& r, std::string_view key, const std::vector<std::string>& names,
+                  const std::string& value) {
+  for (uint32_t i = 0; i < names.size(); ++i)
+    if (names[i] == value) return i;
+  r.fail(key, fmt::format("'{}' is not one of the listed names", value));
+}
+
+sim::Step steps_of(sim::TableReader& r, std::string_view key, double ms, double dt) {
+  const auto s = sim::steps_exact(ms, dt);
+  if (!s || *s == 0) r.fail(key, fmt::format("expected a positive multiple of dt = {} ms", dt));
+  return *s;
+}
+
+uint32_t count_of(sim::TableReader& r, std::string_view key, int64_t fallback) {
+  const int64_t n = r.integer(key, fallback);
+  if (n < 1 || n > 10'000'000) r.fail(key, "expected a count between 1 and 10^7");
+  return static_cast<uint32_t>(n);
+}
+
+Config read_config(sim::TableReader& root, const std::string& default_name) {
+  Config c;
+  c.name = read_experiment_header(root, default_name);
+  c.net = sim::read_network_config(root);
+  const double dt = c.net.network.dt_ms;
+
+  sim::TableReader p = root.table("paradigm", true);
+  c.timing.warmup_ms = p.number("warmup_ms", 1500.0);
+  c.timing.iti_ms = p.number("iti_ms", 400.0);
+  c.timing.iti_jitter_ms = p.number("iti_jitter_ms", 500.0);
+  c.timing.trial_ms = p.number("trial_ms", 1400.0);
+  steps_of(p, "trial_ms", c.timing.trial_ms, dt);
+  if (c.timing.warmup_ms < 0 || c.timing.iti_jitter_ms < 0) p.fail("warmup_ms", "expected >= 0");
+  {
+    const toml::node* n = p.raw("cues");
+    const toml::node* o = p.raw("outcomes");
+    if (!n || !n->is_array() || !o || !o->is_array())
+      p.fail("cues", "expected cues = [\"A\", ...] and outcomes = [\"X\", ...]");
+    for (const auto& e : *n->as_array())
+      if (auto s = e.value<std::string>()) c.cues.push_back(*s);
+    for (const auto& e : *o->as_array())
+      if (auto s = e.value<std::string>()) c.outcomes.push_back(*s);
+    if (c.cues.empty() || c.outcomes.empty()) p.fail("cues", "expected non-empty name lists");
+  }
+  c.input_population = p.string("input_population", "exc");
+  // A separate seed for the schedule lets a run repeat the same network and noise with
+  // another trial sequence (the across-seed control of the what/when angle).
+  const int64_t stim_seed = p.integer("seed", static_cast<int64_t>(c.net.run.seed));
+  if (stim_seed < 0) p.fail("seed", "expected a seed >= 0");
+  c.stimulus_seed = static_cast<uint64_t>(stim_seed);
+  c.cue_duration_ms = p.number("cue_duration_ms", 100.0);
+  c.cue_fraction = p.number("cue_fraction", 0.2);
+  c.cue_amplitude = p.number("cue_amplitude", 10.0);
+  c.outcome_input = p.boolean("outcome_input", false);
+  c.outcome_duration_ms = p.number("outcome_duration_ms", 100.0);
+  c.outcome_fraction = p.number("outcome_fraction", 0.1);
+  c.outcome_amplitude = p.number("outcome_amplitude", 10.0);
+  if (!(c.cue_fraction > 0 && c.cue_fraction <= 1)) p.fail("cue_fraction", "expected (0, 1]");
+  if (!(c.outcome_fraction > 0 && c.outcome_fraction <= 1))
+    p.fail("outcome_fraction", "expected (0, 1]");
+  steps_of(p, "cue_duration_ms", c.cue_duration_ms, dt);
+  p.finish();
+
+  for (auto& b : root.tables("block", true)) {
+    Block block;
+    block.name = b.string("name");
+    block.trials_per_condition = count_of(b, "trials_per_condition", 100);
+    for (auto& cond : b.tables("condition", true)) {
+      Condition k;
+      k.cue = index_of(cond, "cue", c.cues, cond.string("cue"));
+      k.outcome = index_of(cond, "outcome", c.outcomes, cond.string("outcome"));
+      k.latency_ms = cond.number("latency_ms");
+      k.probability = cond.number("probability", 1.0);
+      if (!(k.latency_ms > 0 && k.latency_ms < c.timing.trial_ms))
+        cond.fail("latency_ms", "expected 0 < latency_ms < paradigm.trial_ms");
+      if (!(k.probability >= 0 && k.probability <= 1)) cond.fail("probability", "expected [0, 1]");
+      steps_of(cond, "latency_ms", k.latency_ms, dt);
+      cond.finish();
+      block.conditions.push_back(k);
+    }
+    b.finish();
+    c.blocks.push_back(block);
+  }
+
+  sim::TableReader r = root.table("readout");
+  c.tau_min_ms = r.number("tau_min_ms", 20.0);
+  c.tau_max_ms = r.number("tau_max_ms", 1000.0);
+  if (!(c.tau_min_ms > 0 && c.tau_max_ms >= c.tau_min_ms))
+    r.fail("tau_max_ms", "expected 0 < tau_min_ms <= tau_max_ms");
+  c.bias = r.number("bias", 1.0);
+  c.baseline_ms = r.number("baseline_ms", 200.0);
+  c.sample_ms = r.number("sample_ms", 5.0);
+  steps_of(r, "sample_ms", c.sample_ms, dt);
+  steps_of(r, "baseline_ms", c.baseline_ms, dt);
+  if (c.baseline_ms > c.timing.iti_ms) r.fail("baseline_ms", "expected <= paradigm.iti_ms");
+  c.target_sigma_ms = r.number("target_sigma_ms", 50.0);
+  c.eta0_when = r.number("eta0_when", 0.1);
+  c.eta0_what = r.number("eta0_what", 0.003);
+  c.surprise_gain = r.number("surprise_gain", 0.0);
+  c.outcome_gain = r.number("outcome_gain", 0.0);
+  r.finish();
+
+  sim::TableReader f = root.table("force");
+  c.force = f.boolean("enabled", true);
+  c.force_cue = f.string("cue", c.cues.front());
+  index_of(f, "cue", c.cues, c.force_cue);
+  c.force_update_ms = f.number("update_every_ms", 20.0);
+  steps_of(f, "update_every_ms", c.force_update_ms, dt);
+  c.force_alpha_trials = f.number("alpha_trials", 1.0);
+  if (!(c.force_alpha_trials > 0)) f.fail("alpha_trials", "expected > 0");
+  f.finish();
+
+  sim::TableReader k = root.table("clock");
+  c.clock_trials = count_of(k, "trials", 150);
+  c.clock_sample_ms = k.number("sample_every_ms", 20.0);
+  steps_of(k, "sample_every_ms", c.clock_sample_ms, dt);
+  c.clock_max_ms = k.number("max_ms", 1200.0);
+  if (c.clock_max_ms > c.timing.trial_ms) k.fail("max_ms", "expected <= paradigm.trial_ms");
+  c.cue_decode_ms = k.number("cue_decode_ms", 1000.0);
+  if (c.cue_decode_ms > c.clock_max_ms) k.fail("cue_decode_ms", "expected <= clock.max_ms");
+  k.finish();
+
+  sim::TableReader m = root.table("metrics");
+  c.snapshot_trials = count_of(m, "snapshot_trials", 100);
+  c.steady_trials = count_of(m, "steady_trials", 20);
+  c.null_count = count_of(m, "null_permutations", 1000);
+  c.adaptation_cue = m.string("adaptation_cue", c.force_cue);
+  index_of(m, "adaptation_cue", c.cues, c.adaptation_cue);
+  c.angle_cue = m.string("angle_cue", c.cues.front());
+  index_of(m, "angle_cue", c.cues, c.angle_cue);
+  c.angle_outcome = m.string("angle_outcome", c.outcomes.front());
+  index_of(m, "angle_outcome", c.outcomes, c.angle_outcome);
+  m.finish();
+  return c;
+}
+
+class Session {
+ public:
+  Session(const Config& cfg, sim::Simulation& sim, std::vector<Trial> trials)
+      : cfg_(cfg), sim_(sim), trials_(std::move(trials)), dt_(sim.dt_ms()) {
+    auto& pops = sim.network().populations();
+    uint32_t total = 0;
+    for (auto& p : pops) {
+      offset_.push_back(total);
+      total += p.size();
+    }
+    const int in = sim.network().population_index(cfg.input_population);
+    if (in < 0) throw std::runtime_error("paradigm.input_population names no population");
+    input_ = static_cast<uint32_t>(in);
+    // Disjoint cue subsets, then outcome subsets, from one permutation of the input cells;
+    // when the cells run out, subsets wrap around (and then overlap).
+    const uint32_t n_in = pops[input_].size();
+    std::vector<uint32_t> perm(n_in);
+    for (uint32_t i = 0; i < n_in; ++i) perm[i] = i;
+    // Part of the network (run seed), not of the schedule (paradigm.seed).
+    sim::rng::Stream s(cfg.net.run.seed, sim::rng::make_stream(sim::rng::Purpose::stimulus, 10), 0);
+    for (std::size_t i = perm.size(); i > 1; --i)
+      std::swap(perm[i - 1], perm[static_cast<std::size_t>(s.below(i))]);
+    std::size_t next = 0;
+    auto take = [&](double fraction) {
+      const auto k = static_cast<std::size_t>(std::llround(fraction * n_in));
+      std::vector<uint32_t> ids;
+      for (std::size_t j = 0; j < k; ++j) ids.push_back(perm[(next + j) % n_in]);
+      next += k;
+      return ids;
+    };
+    for (std::size_t c = 0; c < cfg.cues.size(); ++c) cue_cells_.push_back(take(cfg.cue_fraction));
+    for (std::size_t o = 0; o < cfg.outcomes.size(); ++o)
+      outcome_cells_.push_back(take(cfg.outcome_fraction));
+
+    sim::rng::Stream ts(cfg.net.run.seed, sim::rng::make_stream(sim::rng::Purpose::model, 1), 0);
+    features_.emplace(ro::log_uniform_taus(total, cfg.tau_min_ms, cfg.tau_max_ms, ts), dt_,
+                      cfg.bias);
+    nf_ = features_->size();
+    x_.assign(nf_, 0.0);
+    for (std::size_t c = 0; c < cfg.cues.size(); ++c) {
+      when_.emplace_back(nf_, ro::ReadoutParams{.eta0 = cfg.eta0_when,
+                                                .mode = pl::LearningMode::online});
+      gates_.emplace_back(gate_params(cfg.surprise_gain, cfg.outcome_gain), dt_);
+    }
+    for (std::size_t o = 0; o < cfg.outcomes.size(); ++o)
+      what_.emplace_back(nf_, ro::ReadoutParams{.eta0 = cfg.eta0_what,
+                                                .mode = pl::LearningMode::consolidation});
+    force_cue_ = index(cfg.cues, cfg.force_cue);
+
+    sample_steps_ = step(cfg.sample_ms);
+    baseline_steps_ = step(cfg.baseline_ms);
+    trial_steps_ = step(cfg.timing.trial_ms);
+    n_rec_ = static_cast<std::size_t>((baseline_steps_ + trial_steps_) / sample_steps_);
+    for (std::size_t j = 0; j < n_rec_; ++j)
+      t_rec_.push_back(static_cast<double>(j * sample_steps_) * dt_ - cfg.baseline_ms);
+    rec_when_.assign(trials_.size() * n_rec_, kNaN);
+    rec_force_[0].assign(trials_.size() * n_rec_, kNaN);
+    rec_force_[1].assign(trials_.size() * n_rec_, kNaN);
+    rec_what_.assign(cfg.outcomes.size(), std::vector<double>(trials_.size() * n_rec_, kNaN));
+    err_when_.assign(trials_.size(), kNaN);
+    err_force_[0].assign(trials_.size(), kNaN);
+    err_force_[1].assign(trials_.size(), kNaN);
+    clock_steps_ = step(cfg.clock_sample_ms);
+    clock_per_trial_ = static_cast<std::size_t>(step(cfg.clock_max_ms) / clock_steps_) + 1;
+    build_events();
+  }
+
+  void hook(sim::Step k) {
+    if (k > 0) {
+      const sim::Step s = k - 1;
+      auto& pops = sim_.network().populations();
+      for (uint32_t p = 0; p < pops.size(); ++p)
+        for (uint32_t id : sim_.last_spikes(p)) features_->on_spike(offset_[p] + id, s);
+      on_step(s);
+    }
+    while (event_ < events_.size() && events_[event_].step == k) {
+      const Event& e = events_[event_++];
+      auto& ext = sim_.network().populations()[input_].external;
+      for (uint32_t id : *e.cells) ext[id] += e.amplitude;
+    }
+  }
+
+  // --- results ---
+  const std::vector<Trial>& trials() const { return trials_; }
+  const std::vector<double>& t_rec() const { return t_rec_; }
+  std::size_t n_rec() const { return n_rec_; }
+  const std::vector<double>& rec_when() const { return rec_when_; }
+  const std::vector<double>& rec_force(int v) const { return rec_force_[v]; }
+  const std::vector<double>& rec_what(std::size_t o) const { return rec_what_[o]; }
+  const std::vector<double>& err_when() const { return err_when_; }
+  const std::vector<double>& err_force(int v) const { return err_force_[v]; }
+  const std::vector<float>& clock_x() const { return clock_x_; }
+  std::size_t clock_per_trial() const { return clock_per_trial_; }
+  std::size_t clock_rows_trials() const { return clock_trial_ids_.size(); }
+  const std::vector<uint32_t>& clock_trial_ids() const { return clock_trial_ids_; }
+  std::size_t n_features() const { return nf_; }
+  const ro::LinearReadout& when(std::size_t c) const { return when_[c]; }
+  const ro::LinearReadout& what(std::size_t o) const { return what_[o]; }
+  std::vector<double> force_weights(int v) const {
+    const auto& r = v == 0 ? force_a_ : (force_b_ ? force_b_ : force_a_);
+    if (!r) return std::vector<double>(nf_, 0.0);
+    return {r->weights().begin(), r->weights().end()};
+  }
+  // Called at the end of each block with the block index (weights snapshot).
+  std::function<void(uint32_t)> on_block_end;
+
+ private:
+  struct Event {
+    sim::Step step;
+    const std::vector<uint32_t>* cells;
+    double amplitude;
+  };
+  sim::Step step(double ms) const { return static_cast<sim::Step>(std::llround(ms / dt_)); }
+  static std::size_t index(const std::vector<std::string>& v, const std::string& s) {
+    for (std::size_t i = 0; i < v.size(); ++i)
+      if (v[i] == s) return i;
+    return 0;
+  }
+
+  void build_events() {
+    for (const Trial& t : trials_) {
+      const sim::Step cue = step(t.cue_ms);
+      events_.push_back({cue, &cue_cells_[t.cue], cfg_.cue_amplitude});
+      events_.push_back({cue + step(cfg_.cue_duration_ms), &cue_cells_[t.cue], -cfg_.cue_amplitude});
+      if (cfg_.outcome_input && t.occurred) {
+        const sim::Step o = cue + step(t.latency_ms);
+        events_.push_back({o, &outcome_cells_[t.outcome], cfg_.outcome_amplitude});
+        events_.push_back(
+            {o + step(cfg_.outcome_duration_ms), &outcome_cells_[t.outcome], -cfg_.outcome_amplitude});
+      }
+    }
+    std::stable_sort(events_.begin(), events_.end(),
+                     [](const Event& a, const Event& b) { return a.step < b.step; });
+  }
+
+  double target_shape(const Trial& t, double t_ms) const {
+    const double z = (t_ms - t.latency_ms) / cfg_.target_sigma_ms;
+    return std::exp(-0.5 * z * z);
+  }
+
+  void on_step(sim::Step s) {
+    if (trial_ >= trials_.size()) return;
+    const Trial& t = trials_[trial_];
+    const sim::Step cue = step(t.cue_ms);
+    const sim::Step first = cue - baseline_steps_;
+    if (s < first || (s - first) % sample_steps_ != 0) return;
+    const auto j = static_cast<std::size_t>((s - first) / sample_steps_);
+    const std::size_t row = trial_ * n_rec_ + j;
+    const bool in_trial = s >= cue;
+    if (s == first) snapshot_weights(t);
+    if (s == cue) start_trial(t);
+    features_->features(s, x_);
+    if (!in_trial) features_->add_baseline_sample(s);
+    const double t_ms = static_cast<double>(s - cue) * dt_;
+    const double shape = target_shape(t, t_ms);
+    const double target_when = t.occurred ? shape : 0.0;
+    const double expected_when = t.probability * shape;
+
+    // Frozen-weight outputs (the scored ones).
+    const double y_when = frozen_output(w_when_, true);
+    rec_when_[row] = y_when;
+    for (std::size_t o = 0; o < what_.size(); ++o) rec_what_[o][row] = what_[o].output(x_);
+    const bool force_trial = cfg_.force && t.cue == force_cue_ && force_a_;
+    if (force_trial) {
+      rec_force_[0][row] = frozen_output(w_force_[0], false);
+      rec_force_[1][row] = frozen_output(w_force_[1], false);
+    }
+    if (!in_trial) return;
+
+    const double e = y_when - expected_when;
+    err_sum_when_ += e * e;
+    if (force_trial)
+      for (int v = 0; v < 2; ++v) {
+        const double ef = rec_force_[v][row] - expected_when;
+        err_sum_force_[v] += ef * ef;
+      }
+    ++err_count_;
+
+    // Learning: when (online), what (consolidated at trial end), FORCE.
+    auto& readout = when_[t.cue];
+    const double y_now = readout.output(x_);
+    const double g = gates_[t.cue].update(s, target_when - y_now);
+    readout.learn(x_, target_when, g);
+    for (std::size_t o = 0; o < what_.size(); ++o)
+      what_[o].learn(x_, (t.occurred && t.outcome == o) ? 1.0 : 0.0, g);
+    if (force_trial && g > 0 && (s - cue) % force_steps() == 0) {
+      force_a_->update(x_, target_when);
+      if (force_b_) force_b_->update(x_, target_when);
+    }
+    if (trial_ < cfg_.clock_trials && (s - cue) % clock_steps_ == 0 &&
+        static_cast<std::size_t>((s - cue) / clock_steps_) < clock_per_trial_) {
+      if ((s - cue) == 0) clock_trial_ids_.push_back(static_cast<uint32_t>(trial_));
+      for (double v : x_) clock_x_.push_back(static_cast<float>(v));
+    }
+    if (s + sample_steps_ >= cue + trial_steps_) end_trial(t);
+  }
+
+  sim::Step force_steps() const { return step(cfg_.force_update_ms); }
+
+  double frozen_output(const std::vector<double>& w, bool rectify) const {
+    double y = 0;
+    for (std::size_t i = 0; i < nf_; ++i) y += w[i] * x_[i];
+    return rectify ? std::max(0.0, y) : y;
+  }
+
+  // At the first pre-cue sample: the weights every scored output of this trial uses.
+  void snapshot_weights(const Trial& t) {
+    const auto w = when_[t.cue].weights();
+    w_when_.assign(w.begin(), w.end());
+    if (cfg_.force && t.cue == force_cue_) {
+      // Created at the cue's first trial once E||x||^2 is known (from its earlier samples).
+      if (!force_a_ && when_[t.cue].feature_power() > 0) {
+        // alpha = alpha_trials x one trial's worth of the mean eigenvalue of E[x x^T]
+        // (prototype notes: P0 = I / alpha).
+        const double updates = cfg_.timing.trial_ms / cfg_.force_update_ms;
+        const double alpha = cfg_.force_alpha_trials * updates *
+                             when_[t.cue].feature_power() / static_cast<double>(nf_);
+        force_a_.emplace(nf_, ro::RlsParams{.alpha = alpha, .update_every_steps = 1});
+      }
+      // The reset variant splits off at the first trial of a block that changes this cue's
+      // condition, and resets P at every such block.
+      if (force_a_ && t.block != force_block_) {
+        if (force_block_ != UINT32_MAX && block_changes_cue(t.block, t.cue)) {
+          if (!force_b_) force_b_ = force_a_;
+          force_b_->reset_p();
+        }
+        force_block_ = t.block;
+      }
+      if (force_a_) {
+        w_force_[0].assign(force_a_->weights().begin(), force_a_->weights().end());
+        const auto& b = force_b_ ? *force_b_ : *force_a_;
+        w_force_[1].assign(b.weights().begin(), b.weights().end());
+      }
+    }
+  }
+
+  // At the cue: the baseline includes this trial's pre-cue samples; the gate opens.
+  void start_trial(const Trial& t) {
+    features_->update_baseline();
+    open_gate(gates_[t.cue], t, cfg_.timing, dt_);
+    err_sum_when_ = 0;
+    err_sum_force_[0] = err_sum_force_[1] = 0;
+    err_count_ = 0;
+  }
+
+  bool block_changes_cue(uint32_t block, uint32_t cue) const {
+    if (block == 0) return false;
+    auto find = [&](uint32_t b) -> const Condition* {
+      for (const auto& c : cfg_.blocks[b].conditions)
+        if (c.cue == cue) return &c;
+      return nullptr;
+    };
+    const Condition* now = find(block);
+    const Condition* before = find(block - 1);
+    return now && before &&
+           (now->latency_ms != before->latency_ms || now->probability != before->probability);
+  }
+
+  void end_trial(const Trial& t) {
+    for (auto& w : what_) w.consolidate();
+    const double n = static_cast<double>(err_count_);
+    err_when_[trial_] = err_sum_when_ / n;
+    if (cfg_.force && t.cue == force_cue_ && force_a_) {
+      err_force_[0][trial_] = err_sum_force_[0] / n;
+      err_force_[1][trial_] = err_sum_force_[1] / n;
+    }
+    const bool last_of_block = trial_ + 1 == trials_.size() || trials_[trial_ + 1].block != t.block;
+    if (last_of_block && on_block_end) on_block_end(t.block);
+    ++trial_;
+  }
+
+  const Config& cfg_;
+  sim::Simulation& sim_;
+  std::vector<Trial> trials_;
+  double dt_;
+  std::vector<uint32_t> offset_;
+  uint32_t input_ = 0;
+  std::vector<std::vector<uint32_t>> cue_cells_, outcome_cells_;
+  std::vector<Event> events_;
+  std::size_t event_ = 0;
+  std::optional<ro::FilteredFeatures> features_;
+  std::size_t nf_ = 0;
+  std::vector<double> x_;
+  std::vector<ro::LinearReadout> when_, what_;
+  std::vector<pl::AttentionGate> gates_;
+  std::size_t force_cue_ = 0;
+  std::optional<ro::RlsReadout> force_a_, force_b_;  // without / with P reset
+  uint32_t force_block_ = UINT32_MAX;
+  std::vector<double> w_when_, w_force_[2];
+  sim::Step sample_steps_ = 5, baseline_steps_ = 200, trial_steps_ = 1400, clock_steps_ = 20;
+  std::size_t n_rec_ = 0, clock_per_trial_ = 0;
+  std::vector<double> t_rec_;
+  std::vector<double> rec_when_, rec_force_[2];
+  std::vector<std::vector<double>> rec_what_;
+  std::vector<double> err_when_, err_force_[2];
+  double err_sum_when_ = 0, err_sum_force_[2] = {0, 0};
+  std::size_t err_count_ = 0;
+  std::size_t trial_ = 0;
+  std::vector<float> clock_x_;
+  std::vector<uint32_t> clock_trial_ids_;
+};
+
+using Metrics = std::vector<std::pair<std::string, double>>;
+
+// ---- offline clock decoder ---------------------------------------------------------------
+
+// Trials i % 3 == 0 train, == 1 validate (lambda), == 2 test; the final fit uses train +
+// validation. lambda = s * trace(G) / p, s from a fixed grid.
+struct Split {
+  std::vector<std::size_t> train, val, test;
+};
+
+std::vector<double> fit_select(const std::vector<float>& x, const std::vector<double>& y,
+                               std::size_t p, std::size_t m, const Split& rows_of,
+                               const std::function<double(const std::vector<double>&,
+                                                          const std::vector<std::size_t>&)>& loss) {
+  std::vector<double> g_tr, c_tr, g_va, c_va;
+  accumulate_gram(x, y, p, m, rows_of.train, g_tr, c_tr);
+  accumulate_gram(x, y, p, m, rows_of.val, g_va, c_va);
+  double tr = 0;
+  for (std::size_t i = 0; i < p; ++i) tr += g_tr[i * p + i];
+  const double unit = tr / static_cast<double>(p);
+  double best_loss = std::numeric_limits<double>::infinity(), best = unit;
+  for (double s : {1e-3, 1e-2, 1e-1, 1.0, 10.0}) {
+    const auto w = ridge(g_tr, c_tr, p, m, s * unit);
+    const double l = loss(w, rows_of.val);
+    if (l < best_loss) {
+      best_loss = l;
+      best = s * unit;
+    }
+  }
+  for (std::size_t i = 0; i < g_tr.size(); ++i) g_tr[i] += g_va[i];
+  for (std::size_t i = 0; i < c_tr.size(); ++i) c_tr[i] += c_va[i];
+  return ridge(g_tr, c_tr, p, m, best);
+}
+
+std::size_t predict_class(const std::vector<float>& x, std::size_t row, const std::vector<double>& w,
+                          std::size_t p, std::size_t m) {
+  std::vector<double> score(m, 0.0);
+  for (std::size_t i = 0; i < p; ++i) {
+    const double xi = x[row * p + i];
+    for (std::size_t c = 0; c < m; ++c) score[c] += xi * w[i * m + c];
+  }
+  return static_cast<std::size_t>(argmax(score));
+}
+
+void clock_metrics(const Config& cfg, const Session& s, Metrics& out) {
+  const std::size_t n_tr = s.clock_rows_trials(), per = s.clock_per_trial(), p = s.n_features();
+  if (n_tr < 9) return;
+  const auto& x = s.clock_x();
+  // Time since cue: one class per sample time.
+  std::vector<double> y(n_tr * per * per, 0.0);
+  Split split;
+  for (std::size_t tr = 0; tr < n_tr; ++tr)
+    for (std::size_t j = 0; j < per; ++j) {
+      const std::size_t row = tr * per + j;
+      y[row * per + j] = 1.0;
+      (tr % 3 == 0 ? split.train : tr % 3 == 1 ? split.val : split.test).push_back(row);
+    }
+  auto mae = [&](const std::vector<double>& w, const std::vector<std::size_t>& rows) {
+    double e = 0;
+    for (std::size_t r : rows)
+      e += std::abs(static_cast<double>(predict_class(x, r, w, p, per)) - static_cast<double>(r % per));
+    return e / static_cast<double>(rows.size());
+  };
+  const auto w = fit_select(x, y, p, per, split, mae);
+  for (double at : {200.0, 600.0, 1000.0}) {
+    const auto j = static_cast<std::size_t>(std::llround(at / cfg.clock_sample_ms));
+    if (j >= per) continue;
+    double e = 0;
+    std::size_t n = 0;
+    for (std::size_t r : split.test)
+      if (r % per == j) {
+        e += std::abs(static_cast<double>(predict_class(x, r, w, p, per)) - static_cast<double>(j));
+        ++n;
+      }
+    out.emplace_back(fmt::format("clock_mae_{:.0f}ms", at), e / static_cast<double>(n) * cfg.clock_sample_ms);
+  }
+  // Cue identity from the features at cue_decode_ms (1000 ms in the full config).
+  const auto j1 = static_cast<std::size_t>(std::llround(cfg.cue_decode_ms / cfg.clock_sample_ms));
+  if (j1 >= per) return;
+  const std::size_t m = cfg.cues.size();
+  std::vector<float> xc(n_tr * p);
+  std::vector<double> yc(n_tr * m, 0.0);
+  Split cs;
+  for (std::size_t tr = 0; tr < n_tr; ++tr) {
+    for (std::size_t i = 0; i < p; ++i) xc[tr * p + i] = x[(tr * per + j1) * p + i];
+    yc[tr * m + s.trials()[s.clock_trial_ids()[tr]].cue] = 1.0;
+    (tr % 3 == 0 ? cs.train : tr % 3 == 1 ? cs.val : cs.test).push_back(tr);
+  }
+  auto err = [&](const std::vector<double>& w, const std::vector<std::size_t>& rows) {
+    double wrong = 0;
+    for (std::size_t r : rows)
+      if (predict_class(xc, r, w, p, m) != s.trials()[s.clock_trial_ids()[r]].cue) wrong += 1;
+    return wrong / static_cast<double>(rows.size());
+  };
+  const auto wc = fit_select(xc, yc, p, m, cs, err);
+  out.emplace_back(fmt::format("clock_cue_accuracy_{:.0f}ms", cfg.cue_decode_ms),
+                   1.0 - err(wc, cs.test));
+}
+
+// ---- readout metrics ---------------------------------------------------------------------
+
+// Mean aligned output (in-trial samples only) over trial ids.
+std::vector<double> mean_trace(const Session& s, const std::vector<double>& rec,
+                               const std::vector<std::size_t>& ids, std::size_t first) {
+  std::vector<double> m(s.n_rec() - first, 0.0);
+  for (std::size_t id : ids)
+    for (std::size_t j = first; j < s.n_rec(); ++j) m[j - first] += rec[id * s.n_rec() + j];
+  for (double& v : m) v /= static_cast<double>(ids.size());
+  return m;
+}
+
+void readout_metrics(const Config& cfg, const Session& s, Metrics& out) {
+  const auto& trials = s.trials();
+  const std::size_t first = static_cast<std::size_t>(std::llround(cfg.baseline_ms / cfg.sample_ms));
+  std::vector<double> t_in(s.t_rec().begin() + static_cast<long>(first), s.t_rec().end());
+  // Scored trials of (block, cue): the last snapshot_trials; omission trials only when the
+  // outcome drives the reservoir.
+  auto scored = [&](uint32_t b, uint32_t c) {
+    std::vector<std::size_t> ids;
+    for (std::size_t i = trials.size(); i-- > 0 && ids.size() < cfg.snapshot_trials;)
+      if (trials[i].block == b && trials[i].cue == c && (!cfg.outcome_input || !trials[i].occurred))
+        ids.push_back(i);
+    return ids;
+  };
+  out.emplace_back("scored_on_omission_trials_only", cfg.outcome_input ? 1.0 : 0.0);
+  double n_timing = 0, n_pass = 0;
+  const uint32_t last = static_cast<uint32_t>(cfg.blocks.size() - 1);
+  std::vector<std::pair<double, double>> prob_points;  // (p, amplitude) in the last block
+  std::map<double, double> amp_at_p1;                   // latency -> amplitude at p = 1
+  std::map<double, std::vector<std::pair<double, double>>> by_latency;
+  for (uint32_t b = 0; b < cfg.blocks.size(); ++b)
+    for (const Condition& c : cfg.blocks[b].conditions) {
+      const auto ids = scored(b, c.cue);
+      if (ids.empty()) continue;
+      const auto y = mean_trace(s, s.rec_when(), ids, first);
+      const auto pt = peak_timing(t_in, y, c.latency_ms);
+      const std::string key = fmt::format("{}_{}", cfg.blocks[b].name, cfg.cues[c.cue]);
+      if (c.probability == 1.0) {
+        out.emplace_back("timing_" + key + "_latency_ms", c.latency_ms);
+        out.emplace_back("timing_" + key + "_peak_ms", pt.peak_ms);
+        out.emplace_back("timing_" + key + "_in_band", pt.in_band ? 1.0 : 0.0);
+        out.emplace_back("timing_" + key + "_rise_ratio", pt.peak > 0 ? pt.at_rise_ms / pt.peak : 0.0);
+        out.emplace_back("timing_" + key + "_peak", pt.peak);
+        n_timing += 1;
+        n_pass += (pt.in_band && pt.risen) ? 1 : 0;
+      }
+      if (b == last) {
+        out.emplace_back("amplitude_" + key, pt.peak);
+        by_latency[c.latency_ms].emplace_back(c.probability, pt.peak);
+      }
+    }
+  if (n_timing > 0) out.emplace_back("timing_pass_fraction", n_pass / n_timing);
+  for (auto& [lat, pts] : by_latency) {
+    double ref = 0;
+    std::vector<double> ps, amps;
+    for (auto& [p, a] : pts)  // reference: the last p = 1 condition of this latency
+      if (p == 1.0) ref = a;
+    for (auto& [p, a] : pts)
+      if (p > 0 && p < 1) {
+        ps.push_back(p);
+        amps.push_back(a);
+      }
+    if (ref <= 0 || ps.size() < 2) continue;
+    for (double& a : amps) a /= ref;
+    for (std::size_t i = 0; i < ps.size(); ++i)
+      out.emplace_back(fmt::format("probability_L{:.0f}_p{:.0f}_normalised", lat, 100 * ps[i]), amps[i]);
+    out.emplace_back(fmt::format("probability_L{:.0f}_pearson_r", lat), pearson(ps, amps));
+    out.emplace_back(fmt::format("probability_L{:.0f}_slope", lat), slope(ps, amps));
+  }
+
+  // Adaptation: trials of the adaptation cue, change = its first trial in the first block
+  // that changes its condition. steady = the lowest mean error over the last steady_trials
+  // trials among the learners (the new condition's steady error).
+  uint32_t ac = 0;
+  for (uint32_t c = 0; c < cfg.cues.size(); ++c)
+    if (cfg.cues[c] == cfg.adaptation_cue) ac = c;
+  std::vector<std::size_t> ids;
+  for (std::size_t i = 0; i < trials.size(); ++i)
+    if (trials[i].cue == ac) ids.push_back(i);
+  std::size_t change = ids.size();
+  for (std::size_t k = 1; k < ids.size(); ++k) {
+    const Trial &a = trials[ids[k - 1]], &b = trials[ids[k]];
+    if (a.latency_ms != b.latency_ms || a.probability != b.probability) {
+      change = k;
+      break;
+    }
+  }
+  if (change < ids.size() && ids.size() - change > cfg.steady_trials) {
+    const bool have_force = cfg.force && cfg.force_cue == cfg.adaptation_cue;
+    std::vector<std::vector<double>> series(have_force ? 3 : 1);
+    for (std::size_t i : ids) {
+      series[0].push_back(s.err_when()[i]);
+      if (have_force) {
+        series[1].push_back(s.err_force(0)[i]);
+        series[2].push_back(s.err_force(1)[i]);
+      }
+    }
+    double steady = std::numeric_limits<double>::infinity();
+    for (auto& e : series) {
+      double m = 0;
+      for (std::size_t k = e.size() - cfg.steady_trials; k < e.size(); ++k) m += e[k];
+      steady = std::min(steady, m / cfg.steady_trials);
+    }
+    out.emplace_back("adaptation_pre_change_trials", static_cast<double>(change));
+    out.emplace_back("adaptation_post_change_trials", static_cast<double>(ids.size() - change));
+    out.emplace_back("adaptation_steady_error", steady);
+    const char* names[3] = {"three_factor", "force_noreset", "force_reset"};
+    std::vector<double> t90(series.size());
+    for (std::size_t l = 0; l < series.size(); ++l) {
+      if (std::isnan(series[l][change])) {
+        t90[l] = kNaN;
+        continue;
+      }
+      const long r = trials_to_recover(series[l], change, steady);
+      // Not recovered: censored at the number of post-change trials (reported as a lower
+      // bound, with a flag).
+      t90[l] = r < 0 ? static_cast<double>(ids.size() - change) : static_cast<double>(r);
+      out.emplace_back(fmt::format("adaptation_t90_{}", names[l]), t90[l]);
+      out.emplace_back(fmt::format("adaptation_t90_{}_censored", names[l]), r < 0 ? 1.0 : 0.0);
+    }
+    if (series.size() == 3 && t90[0] > 0) {
+      out.emplace_back("adaptation_ratio_force_noreset", t90[1] / t90[0]);
+      out.emplace_back("adaptation_ratio_force_reset", t90[2] / t90[0]);
+    }
+  }
+
+  // What/when angle, bias excluded, with a neuron-permutation null.
+  uint32_t c_a = 0, o_a = 0;
+  for (uint32_t c = 0; c < cfg.cues.size(); ++c)
+    if (cfg.cues[c] == cfg.angle_cue) c_a = c;
+  for (uint32_t o = 0; o < cfg.outcomes.size(); ++o)
+    if (cfg.outcomes[o] == cfg.angle_outcome) o_a = o;
+  const auto ww = s.when(c_a).weights();
+  const auto wh = s.what(o_a).weights();
+  std::vector<double> a(ww.begin(), ww.end() - 1), b(wh.begin(), wh.end() - 1);
+  const double angle = angle_deg(b, a);
+  const auto null = shuffled_angles(b, a, cfg.null_count, cfg.net.run.seed);
+  out.emplace_back("angle_what_when_deg", angle);
+  out.emplace_back("angle_null_q025_deg", quantile(null, 0.025));
+  out.emplace_back("angle_null_q975_deg", quantile(null, 0.975));
+  out.emplace_back("angle_outside_null",
+                   (angle < quantile(null, 0.025) || angle > quantile(null, 0.975)) ? 1.0 : 0.0);
+}
+
+int run(RunContext& ctx) {
+  using clock = std::chrono::steady_clock;
+  toml::table resolved;
+  sim::TableReader root(ctx.doc.root, "", ctx.doc.file, resolved);
+  Config cfg = read_config(root, std::filesystem::path(ctx.doc.file).stem().string());
+  root.finish();
+  auto trials = make_schedule(cfg.blocks, cfg.timing, cfg.net.network.dt_ms, cfg.stimulus_seed);
+  const double end_ms = schedule_end_ms(trials, cfg.timing);
+  cfg.net.run.duration_ms = end_ms;
+  if (auto* simt = resolved["simulation"].as_table()) simt->insert_or_assign("duration_ms", end_ms);
+  const std::string text = sim::to_toml(resolved);
+  sim::write_text_atomically(ctx.folder.config(), text);
+
+  sim::SonataSink sink(ctx.folder.spikes().string());
+  sim::Simulation simulation(cfg.net.network, cfg.net.run);
+  simulation.add_sink(&sink);
+  simulation.set_progress(
+      [&ctx, &cfg](const sim::ProgressReport& r) { ctx.log.progress(cfg.name, r); }, 0.5);
+  Session session(cfg, simulation, trials);
+  sim::h5::File& file = sink.file();
+  sim::h5::Group weights = file.create_group("weights");
+  session.on_block_end = [&](uint32_t b) {
+    sim::h5::Group g = weights.create_group(cfg.blocks[b].name);
+    for (std::size_t c = 0; c < cfg.cues.size(); ++c) {
+      const auto w = session.when(c).weights();
+      g.write_dataset("when_" + cfg.cues[c], std::vector<double>(w.begin(), w.end()));
+    }
+    for (std::size_t o = 0; o < cfg.outcomes.size(); ++o) {
+      const auto w = session.what(o).weights();
+      g.write_dataset("what_" + cfg.outcomes[o], std::vector<double>(w.begin(), w.end()));
+    }
+    if (cfg.force) {
+      g.write_dataset("force_noreset", session.force_weights(0));
+      g.write_dataset("force_reset", session.force_weights(1));
+    }
+  };
+  simulation.set_step_hook([&session](sim::Step k) { session.hook(k); });
+  const sim::Step steps = static_cast<sim::Step>(std::llround(end_ms / cfg.net.network.dt_ms));
+  simulation.begin(cfg.name, text, steps);
+  const auto t0 = clock::now();
+  const bool complete = simulation.run(steps, ctx.stop);
+  const double sim_wall = std::chrono::duration<double>(clock::now() - t0).count();
+  ctx.log.end_progress();
+
+  Metrics metrics;
+  const auto t1 = clock::now();
+  if (complete) {
+    clock_metrics(cfg, session, metrics);
+    readout_metrics(cfg, session, metrics);
+  }
+  const double analysis_wall = std::chrono::duration<double>(clock::now() - t1).count();
+  metrics.emplace_back("trials", static_cast<double>(trials.size()));
+  metrics.emplace_back("model_time_s", end_ms * 1e-3);
+  metrics.emplace_back("wall_time_s", sim_wall + analysis_wall);
+  metrics.emplace_back("simulation_wall_time_s", sim_wall);
+  metrics.emplace_back("real_time_factor", sim_wall / (end_ms * 1e-3));
+  metrics.emplace_back("mean_rate_hz",
+                       static_cast<double>(simulation.total_spikes()) /
+                           (static_cast<double>(session.n_features() - 1) * end_ms * 1e-3));
+
+  // Tables.
+  sim::h5::Group tg = file.create_group("trials");
+  std::vector<double> start, lat, prob, ew, ef0, ef1;
+  std::vector<uint32_t> cue, outcome, block;
+  std::vector<uint8_t> occurred;
+  for (const Trial& t : trials) {
+    start.push_back(t.cue_ms);
+    cue.push_back(t.cue);
+    outcome.push_back(t.outcome);
+    lat.push_back(t.latency_ms);
+    prob.push_back(t.probability);
+    occurred.push_back(t.occurred ? 1 : 0);
+    block.push_back(t.block);
+  }
+  tg.write_dataset("start_ms", start);
+  tg.write_dataset("cue", cue);
+  tg.write_dataset("outcome", outcome);
+  tg.write_dataset("latency_ms", lat);
+  tg.write_dataset("probability", prob);
+  tg.write_dataset("occurred", occurred);
+  tg.write_dataset("block", block);
+  tg.write_dataset("err_when", session.err_when());
+  tg.write_dataset("err_force_noreset", session.err_force(0));
+  tg.write_dataset("err_force_reset", session.err_force(1));
+  tg.write_attribute("cue_names", fmt::format("{}", fmt::join(cfg.cues, ",")));
+  tg.write_attribute("outcome_names", fmt::format("{}", fmt::join(cfg.outcomes, ",")));
+  std::vector<std::string> block_names;
+  for (auto& b : cfg.blocks) block_names.push_back(b.name);
+  tg.write_attribute("block_names", fmt::format("{}", fmt::join(block_names, ",")));
+  sim::h5::Group rg = file.create_group("readouts");
+  rg.write_dataset("t_ms", session.t_rec());
+  const auto n = static_cast<hsize_t>(trials.size()), m = static_cast<hsize_t>(session.n_rec());
+  rg.write_dataset_2d("when", n, m, session.rec_when());
+  for (std::size_t o = 0; o < cfg.outcomes.size(); ++o)
+    rg.write_dataset_2d("what_" + cfg.outcomes[o], n, m, session.rec_what(o));
+  if (cfg.force) {
+    rg.write_dataset_2d("force_noreset", n, m, session.rec_force(0));
+    rg.write_dataset_2d("force_reset", n, m, session.rec_force(1));
+    rg.write_attribute("force_cue", cfg.force_cue);
+  }
+  sim::h5::Group mg = file.create_group("metrics");
+  for (auto& [k, v] : metrics) {
+    mg.write_attribute(k, v);
+    ctx.log.info(fmt::format("metric {} = {:.6g}", k, v));
+  }
+  simulation.end(complete);
+  ctx.log.info(fmt::format("{}: {} trials, {:.1f} s model time in {:.1f} s wall (real-time factor "
+                           "{:.3g}); spikes: {}",
+                           complete ? "done" : "INTERRUPTED", trials.size(), end_ms * 1e-3,
+                           sim_wall + analysis_wall, sim_wall / (end_ms * 1e-3),
+                           ctx.folder.spikes().string()));
+  return complete ? exit_ok : exit_interrupted;
+}
+
+void validate(const sim::ConfigDocument& doc) {
+  toml::table resolved;
+  sim::TableReader root(doc.root, "", doc.file, resolved);
+  read_config(root, "what_when");
+  root.finish();
+}
+
+}  // namespace
+
+Experiment experiment() {
+  return {"what_when",
+          "what/when prediction: cue-driven reservoir, three-factor when/what readouts and a "
+          "FORCE baseline, with timing, probability, adaptation and angle metrics",
+          {"experiments/what_when.toml", "experiments/what_when_small.toml"},
+          run,
+          validate};
+}
+
+}  // namespace experiments::what_when

@@ -1,0 +1,50 @@
+#pragma once
+// The what/when prediction experiment (`[experiment] type = "what_when"`): a heterogeneous
+// Izhikevich reservoir is driven by cues; per cue a "when" readout learns online, by the
+// three-factor rule, to peak at the cue's outcome time, and per outcome a "what" readout
+// learns by consolidation which outcome follows; a FORCE/RLS readout on the same features
+// is the baseline. After Yamada & Chao 2025 (arXiv 2510.14382); their parameters are not
+// public, so every choice below is a config value, and the defaults come from the team's
+// numpy prototype (shared research notes, "what/when reservoir prototype").
+//
+// Choices that are ours, not the paper's (all in the config):
+//  - reservoir: 2003 r-formulas, fixed 100 synapses per neuron, exponential synapses
+//    (5 ms), slow heterogeneous adaptation on E cells, low noise plus DC bias;
+//  - cue: a step current on a disjoint 20 % subset of E cells for 100 ms per cue identity;
+//  - the outcome does not drive the reservoir by default (outcome_input = false), so the
+//    readouts can never see it; with outcome_input = true timing and probability are scored
+//    on omission trials only;
+//  - features: per-neuron filtered spikes, tau log-uniform 20-1000 ms, centred on the
+//    running mean of pre-cue samples, plus a bias; one learning sample every 5 ms;
+//  - when target: a Gaussian (sigma 50 ms) at the outcome time on trials with an outcome,
+//    0 otherwise; what target: 1 inside the gate on trials where that outcome occurred;
+//  - gate: the attention gate (models/attention_gate.hpp) open from the cue for trial_ms,
+//    surprise terms off by default;
+//  - scoring: outputs computed with the weights frozen at trial start (the online learner
+//    changes them during the trial with a target that already knows whether the outcome
+//    will come), averaged over the last `snapshot_trials` trials of a cue (one weight
+//    snapshot per trial).
+//
+// Result file (spikes.h5, besides the spikes):
+//   /trials     start_ms (cue onset), cue, outcome, latency_ms, probability, occurred, block,
+//               err_when, err_force_noreset, err_force_reset (per-trial MSE of the frozen
+//               output against p * target shape over the gate; NaN where not learned)
+//   /readouts   t_ms [S] (ms since cue), when, what_<outcome>, force_noreset, force_reset:
+//               [n_trials, S] decimated outputs aligned to each trial's cue
+//   /weights/<block>/when_<cue>, what_<outcome>, force_noreset, force_reset: end of block
+//   /metrics    float64 attributes (also printed at the end)
+#include "experiments/registry.hpp"
+#include "experiments/what_when/paradigm.hpp"
+#include "models/attention_gate.hpp"
+
+namespace experiments::what_when {
+
+Experiment experiment();
+
+// The gate of one cue's readouts: open from the cue for trial_ms (the paradigm's learning
+// window). Shared by the experiment and its tests.
+models::plasticity::AttentionGateParams gate_params(double surprise_gain, double outcome_gain);
+void open_gate(models::plasticity::AttentionGate& gate, const Trial& trial, const Timing& timing,
+               double dt_ms);
+
+}  // namespace experiments::what_when

@@ -1,0 +1,102 @@
+"""End to end: the small what/when config (experiments/what_when_small.toml, fixed seed 7)
+run by the snnsim binary. Checks the result layout and the acceptance figures this small
+version reaches with margin; the thresholds are the acceptance targets of the what/when
+issue (or, where marked, a looser sanity range), not values taken from a run. Figures the
+small version does not reach robustly (the timing band, the probability slope, the clock
+at 600/1000 ms, FORCE with reset within 2x, the angle) are reported by the full config
+and not claimed here."""
+
+import os
+import subprocess
+
+import h5py
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    binary = os.environ.get("SNNSIM_BIN")
+    if not binary:
+        pytest.fail("SNNSIM_BIN is not set (scripts/test.sh sets it to build/snnsim)")
+    out = tmp_path_factory.mktemp("ww") / "run"
+    config = os.path.join(ROOT, "experiments", "what_when_small.toml")
+    proc = subprocess.run([binary, "run", config, "--out", str(out)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    with h5py.File(out / "spikes.h5", "r") as f:
+        data = {
+            "metrics": {k: float(v) for k, v in f["metrics"].attrs.items()},
+            "trials": {k: f["trials"][k][()] for k in f["trials"]},
+            "readouts": {k: f["readouts"][k].shape for k in f["readouts"]},
+            "weights": {b: sorted(f["weights"][b]) for b in f["weights"]},
+            "complete": int(f["run"].attrs["complete"]),
+        }
+    data["stdout"] = proc.stdout + proc.stderr
+    data["path"] = str(out)
+    return data
+
+
+def test_layout(result):
+    trials = result["trials"]
+    n = len(trials["start_ms"])
+    # 5 conditions x (60 + 50) trials per condition in the config.
+    assert n == 5 * (60 + 50)
+    for k in ("cue", "outcome", "latency_ms", "occurred", "block", "err_when"):
+        assert len(trials[k]) == n
+    assert np.all(np.diff(trials["start_ms"]) > 900)  # trial_ms = 900 plus the interval
+    t = result["readouts"]["t_ms"][0]
+    for k in ("when", "what_X", "what_Y", "force_noreset", "force_reset"):
+        assert result["readouts"][k] == (n, t)
+    assert set(result["weights"]) == {"pre", "post"}
+    assert "when_A" in result["weights"]["post"] and "what_X" in result["weights"]["post"]
+    assert result["complete"] == 1
+    assert "metric clock_mae_200ms" in result["stdout"]
+
+
+def test_clock(result):
+    m = result["metrics"]
+    assert m["clock_mae_200ms"] <= 40
+    assert m["clock_cue_accuracy_800ms"] >= 0.85
+
+
+def test_timing_and_probability(result):
+    m = result["metrics"]
+    # The acceptance band for L = 500 ms is [420, 530]. The 400-neuron reservoir has the
+    # prototype's early bias (research notes: 25-85 ms at N = 1000, larger when smaller),
+    # so here only a looser window is claimed: the peak comes after the cue transient, at
+    # most 150 ms early and not late, and the output has risen to >= 0.9 of its peak by
+    # L - 50 ms (the acceptance rise condition, met with margin).
+    for cue in ("B", "A"):
+        assert 350 <= m[f"timing_post_{cue}_peak_ms"] <= 530
+        assert m[f"timing_post_{cue}_rise_ratio"] >= 0.9
+    # p = 0.2 / 0.5 / 0.8 against p = 1, each the mean over the last 30 trials' frozen
+    # weights (30 snapshots). r is the acceptance target; the slope target 0.8-1.2 sits at
+    # the edge here (p = 0.2 is biased up by the rectification, as in the prototype), so
+    # only a sanity range is checked.
+    assert m["probability_L500_pearson_r"] >= 0.95
+    assert 0.6 <= m["probability_L500_slope"] <= 1.4
+    assert (m["probability_L500_p20_normalised"] < m["probability_L500_p50_normalised"]
+            < m["probability_L500_p80_normalised"] < 1.0)
+
+
+def test_adaptation(result):
+    m = result["metrics"]
+    assert m["adaptation_t90_three_factor_censored"] == 0
+    assert m["adaptation_t90_three_factor"] <= 30
+    # FORCE without a P reset has not recovered when the 50 post-change trials end, so its
+    # t90 is a lower bound; with only 60 pre-change trials the acceptance ratio (>= 3x after
+    # >= 300 trials) is not claimed, but it must be clearly slower.
+    assert m["adaptation_ratio_force_noreset"] >= 2
+
+
+def test_figures(result, tmp_path):
+    """Every what/when subcommand draws from the run's result groups."""
+    from analysis.cli import main
+    run = result["path"]
+    for name in ("ww-readout", "ww-probability", "ww-learning", "ww-angle", "ww-summary"):
+        out = tmp_path / f"{name}.png"
+        assert main([name, run, "-o", str(out), "--last", "30"]) == 0
+        assert out.stat().st_size > 0

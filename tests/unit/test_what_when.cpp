@@ -1,0 +1,262 @@
+// The what/when paradigm's pieces: trial schedule (blocks, counts, jitter), the learning
+// gate's timing in the paradigm, and the metric functions on synthetic data whose answers
+// are known in closed form.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <map>
+#include <numbers>
+
+#include "experiments/registry.hpp"
+#include "experiments/what_when/paradigm.hpp"
+#include "experiments/what_when/what_when.hpp"
+#include "sim/rng.hpp"
+
+namespace ww = experiments::what_when;
+
+namespace {
+
+std::vector<ww::Block> two_blocks() {
+  ww::Block pre{.name = "pre", .trials_per_condition = 40,
+                .conditions = {{.cue = 0, .outcome = 0, .latency_ms = 400, .probability = 1.0},
+                               {.cue = 1, .outcome = 1, .latency_ms = 600, .probability = 0.3}}};
+  ww::Block post{.name = "post", .trials_per_condition = 25,
+                 .conditions = {{.cue = 0, .outcome = 0, .latency_ms = 600, .probability = 1.0},
+                                {.cue = 1, .outcome = 1, .latency_ms = 600, .probability = 0.3},
+                                {.cue = 2, .outcome = 1, .latency_ms = 200, .probability = 0.0}}};
+  return {pre, post};
+}
+
+}  // namespace
+
+TEST_CASE("schedule: exact counts per condition and block, blocks in order") {
+  const auto blocks = two_blocks();
+  const ww::Timing timing{.warmup_ms = 1500, .iti_ms = 400, .iti_jitter_ms = 500, .trial_ms = 1400};
+  const auto trials = ww::make_schedule(blocks, timing, 1.0, 11);
+  REQUIRE(trials.size() == 2 * 40 + 3 * 25);
+  std::map<std::pair<uint32_t, uint32_t>, int> count;
+  uint32_t last_block = 0;
+  for (std::size_t i = 0; i < trials.size(); ++i) {
+    const auto& t = trials[i];
+    CHECK(t.index == i);
+    CHECK(t.block >= last_block);  // blocks never interleave
+    last_block = t.block;
+    ++count[{t.block, t.condition}];
+    const auto& c = blocks[t.block].conditions[t.condition];
+    CHECK(t.cue == c.cue);
+    CHECK(t.latency_ms == c.latency_ms);
+    CHECK(t.probability == c.probability);
+  }
+  CHECK(count[{0, 0}] == 40);
+  CHECK(count[{0, 1}] == 40);
+  CHECK(count[{1, 0}] == 25);
+  CHECK(count[{1, 1}] == 25);
+  CHECK(count[{1, 2}] == 25);
+  // p = 0 never occurs, p = 1 always does.
+  for (const auto& t : trials) {
+    if (t.probability == 0.0) CHECK_FALSE(t.occurred);
+    if (t.probability == 1.0) CHECK(t.occurred);
+  }
+  // The order is shuffled: the first block does not start with 40 trials of condition 0.
+  int run = 0;
+  while (trials[static_cast<std::size_t>(run)].condition == trials[0].condition) ++run;
+  CHECK(run < 40);
+}
+
+TEST_CASE("schedule: warm-up, interval and jitter, dt grid, determinism") {
+  const auto blocks = two_blocks();
+  const ww::Timing timing{.warmup_ms = 1500, .iti_ms = 400, .iti_jitter_ms = 500, .trial_ms = 1400};
+  const double dt = 0.5;
+  const auto trials = ww::make_schedule(blocks, timing, dt, 3);
+  CHECK(trials[0].cue_ms >= 1500 + 400 - dt / 2);
+  CHECK(trials[0].cue_ms <= 1500 + 400 + 500 + dt / 2);
+  double gap_min = 1e9, gap_max = -1e9;
+  for (std::size_t i = 0; i < trials.size(); ++i) {
+    CHECK(std::fmod(trials[i].cue_ms, dt) == 0.0);
+    if (i == 0) continue;
+    const double gap = trials[i].cue_ms - trials[i - 1].cue_ms - timing.trial_ms;
+    // iti + U[0, jitter), rounded to the dt grid on both ends (at most dt/2 each).
+    CHECK(gap >= timing.iti_ms - dt);
+    CHECK(gap <= timing.iti_ms + timing.iti_jitter_ms + dt);
+    gap_min = std::min(gap_min, gap);
+    gap_max = std::max(gap_max, gap);
+  }
+  // 154 uniform jitters: all above 0.1 of the range has probability 0.9^154 < 1e-7.
+  CHECK(gap_min < timing.iti_ms + 0.1 * timing.iti_jitter_ms);
+  CHECK(gap_max > timing.iti_ms + 0.9 * timing.iti_jitter_ms);
+  CHECK(ww::schedule_end_ms(trials, timing) == trials.back().cue_ms + 1400);
+
+  const auto again = ww::make_schedule(blocks, timing, dt, 3);
+  const auto other = ww::make_schedule(blocks, timing, dt, 4);
+  bool same = true, differs = false;
+  for (std::size_t i = 0; i < trials.size(); ++i) {
+    same = same && again[i].cue_ms == trials[i].cue_ms && again[i].condition == trials[i].condition &&
+           again[i].occurred == trials[i].occurred;
+    differs = differs || other[i].cue_ms != trials[i].cue_ms;
+  }
+  CHECK(same);
+  CHECK(differs);
+}
+
+TEST_CASE("schedule: outcome frequency follows the probability") {
+  ww::Block b{.name = "b", .trials_per_condition = 4000,
+              .conditions = {{.cue = 0, .outcome = 0, .latency_ms = 300, .probability = 0.3}}};
+  const auto trials = ww::make_schedule({b}, ww::Timing{}, 1.0, 5);
+  double hits = 0;
+  for (const auto& t : trials) hits += t.occurred ? 1 : 0;
+  // Binomial(4000, 0.3): sd of the fraction = sqrt(0.3 * 0.7 / 4000) = 0.0072; 5 sd.
+  CHECK(std::abs(hits / 4000.0 - 0.3) < 5 * 0.0072);
+}
+
+TEST_CASE("gate: open from the cue for exactly trial_ms, plain window gain 1") {
+  const ww::Timing timing{.warmup_ms = 1500, .iti_ms = 400, .iti_jitter_ms = 500, .trial_ms = 1400};
+  const auto trials = ww::make_schedule(two_blocks(), timing, 1.0, 9);
+  models::plasticity::AttentionGate gate(ww::gate_params(0.0, 0.0), 1.0);
+  for (std::size_t i : {std::size_t{0}, std::size_t{7}, trials.size() - 1}) {
+    const auto& t = trials[i];
+    ww::open_gate(gate, t, timing, 1.0);
+    const auto cue = static_cast<sim::Step>(t.cue_ms);
+    CHECK_FALSE(gate.is_open(cue - 1));
+    CHECK(gate.is_open(cue));
+    CHECK(gate.is_open(cue + 1399));
+    CHECK_FALSE(gate.is_open(cue + 1400));
+    CHECK(gate.update(cue + 10, 0.7) == 1.0);  // surprise off: base gain only
+    CHECK(gate.update(cue + 1400, 0.7) == 0.0);
+  }
+}
+
+TEST_CASE("timing band and peak timing on Gaussians") {
+  // Band: [L - max(80, 0.1 L), L + max(30, 0.05 L)].
+  CHECK(ww::timing_band(200).lo_ms == 120);
+  CHECK(ww::timing_band(200).hi_ms == 230);
+  CHECK(ww::timing_band(600).lo_ms == 520);
+  CHECK(ww::timing_band(600).hi_ms == 630);
+  CHECK(ww::timing_band(1000).lo_ms == 900);
+  CHECK(ww::timing_band(1000).hi_ms == 1050);
+
+  std::vector<double> t, narrow, broad, late;
+  for (int k = 0; k <= 280; ++k) {
+    const double ms = 5.0 * k;
+    t.push_back(ms);
+    narrow.push_back(std::exp(-0.5 * std::pow((ms - 380) / 50.0, 2)));
+    broad.push_back(std::exp(-0.5 * std::pow((ms - 400) / 150.0, 2)));
+    late.push_back(std::exp(-0.5 * std::pow((ms - 450) / 50.0, 2)));
+  }
+  const auto a = ww::peak_timing(t, narrow, 400);
+  CHECK(a.peak_ms == 380);
+  CHECK(a.in_band);
+  // y(350) = exp(-0.5 (30/50)^2) = exp(-0.18) = 0.835 < 0.9.
+  CHECK(a.at_rise_ms == doctest::Approx(std::exp(-0.18)));
+  CHECK_FALSE(a.risen);
+  const auto b = ww::peak_timing(t, broad, 400);
+  // y(350) = exp(-0.5 (50/150)^2) = exp(-1/18) = 0.946 >= 0.9.
+  CHECK(b.at_rise_ms == doctest::Approx(std::exp(-1.0 / 18)));
+  CHECK(b.risen);
+  CHECK(b.in_band);
+  CHECK_FALSE(ww::peak_timing(t, late, 400).in_band);  // 450 > 400 + 30
+}
+
+TEST_CASE("pearson and slope") {
+  CHECK(ww::pearson({1, 2, 3, 4}, {3, 5, 7, 9}) == doctest::Approx(1.0));
+  CHECK(ww::slope({1, 2, 3, 4}, {3, 5, 7, 9}) == doctest::Approx(2.0));
+  CHECK(ww::pearson({1, 2, 3}, {3, 2, 1}) == doctest::Approx(-1.0));
+  // By hand: means 2 and 2; sxy = 1, sxx = 2, syy = 2 -> r = 1/2, slope = 1/2.
+  CHECK(ww::pearson({1, 2, 3}, {1, 3, 2}) == doctest::Approx(0.5));
+  CHECK(ww::slope({1, 2, 3}, {1, 3, 2}) == doctest::Approx(0.5));
+}
+
+TEST_CASE("trials to recover") {
+  // Exponential recovery e = steady + J exp(-k / tau), no smoothing: the first k with
+  // exp(-k / tau) <= 0.1 is ceil(tau ln 10) = ceil(23.03) = 24 for tau = 10.
+  std::vector<double> e(10, 0.2);
+  for (int k = 0; k < 100; ++k) e.push_back(0.2 + 1.5 * std::exp(-k / 10.0));
+  CHECK(ww::trials_to_recover(e, 10, 0.2, 0.9, 1) == 24);
+  // Step: three trials of error 1 after the change, then 0; steady 0, threshold 0.1.
+  // 5-trial trailing means from the change: 1, 1, 1, 3/4, 3/5, 2/5, 1/5, 0 -> k = 7.
+  std::vector<double> s = {5, 5, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0};
+  CHECK(ww::trials_to_recover(s, 2, 0.0, 0.9, 5) == 7);
+  // Never recovers: -1; no excess: 0.
+  CHECK(ww::trials_to_recover({0, 1, 1, 1}, 1, 0.0, 0.9, 1) == -1);
+  CHECK(ww::trials_to_recover({0, 0.1, 0.1}, 1, 0.5, 0.9, 1) == 0);
+}
+
+TEST_CASE("angles and the permutation null") {
+  CHECK(ww::angle_deg({1, 0}, {0, 1}) == doctest::Approx(90.0));
+  CHECK(ww::angle_deg({1, 0}, {1, 1}) == doctest::Approx(45.0));
+  CHECK(ww::angle_deg({1, 0}, {-2, 0}) == doctest::Approx(180.0));
+  CHECK(ww::angle_deg({0, 0}, {1, 0}) == 90.0);
+  CHECK(ww::quantile({0, 1, 2, 3, 4}, 0.25) == doctest::Approx(1.0));
+  CHECK(ww::quantile({0, 1, 2, 3, 4}, 0.1) == doctest::Approx(0.4));
+  // Independent zero-mean vectors of length n: cos is about N(0, 1/n), so the angle has
+  // sd (180/pi)/sqrt(n) = 1.81 deg for n = 1000 and the 95 % interval is about 90 +- 3.55.
+  const std::size_t n = 1000;
+  std::vector<double> a(n), b(n);
+  sim::rng::Stream s(1, 2, 3);
+  for (std::size_t i = 0; i < n; ++i) {
+    a[i] = s.normal();
+    b[i] = s.normal() + 0.8 * a[i];  // correlated with a: angle well below 90
+  }
+  const auto null = ww::shuffled_angles(a, b, 400, 17);
+  CHECK(ww::quantile(null, 0.025) == doctest::Approx(90 - 3.55).epsilon(0.02));
+  CHECK(ww::quantile(null, 0.975) == doctest::Approx(90 + 3.55).epsilon(0.02));
+  // cos -> 0.8 / sqrt(1.64) = 0.625, i.e. 51.3 deg; the cross term a.noise / n has sd
+  // 1/sqrt(n) = 0.032, so cos has sd about 0.025 and the angle about 2 deg: 3 sd = 6 deg.
+  CHECK(ww::angle_deg(a, b) == doctest::Approx(51.3).epsilon(6.0 / 51.3));
+  CHECK(ww::angle_deg(a, b) < ww::quantile(null, 0.025));
+}
+
+TEST_CASE("cholesky solve and ridge") {
+  // [[4, 2], [2, 3]] z = [2, 1]: inverse (1/8) [[3, -2], [-2, 4]] -> z = [1/2, 0].
+  std::vector<double> a = {4, 2, 2, 3}, b = {2, 1};
+  ww::cholesky_solve(a, b, 2, 1);
+  CHECK(b[0] == doctest::Approx(0.5));
+  CHECK(b[1] == doctest::Approx(0.0));
+  // Ridge in one dimension: w = sum(x y) / (sum(x^2) + lambda).
+  std::vector<float> x = {1, 2, 3};
+  std::vector<double> y = {2, 3, 7};
+  std::vector<double> g, c;
+  ww::accumulate_gram(x, y, 1, 1, {0, 1, 2}, g, c);
+  CHECK(g[0] == 14.0);
+  CHECK(c[0] == 2 + 6 + 21);
+  CHECK(ww::ridge(g, c, 1, 1, 1.0)[0] == doctest::Approx(29.0 / 15.0));
+  // Exact linear data in 3 dimensions, 2 outputs, tiny lambda: recovers the weights; the
+  // Gram matrix against a brute-force sum over a row subset.
+  const std::size_t n = 50, p = 3, m = 2;
+  const double w_true[3][2] = {{1.0, -2.0}, {0.5, 0.0}, {-1.5, 3.0}};
+  std::vector<float> xs(n * p);
+  std::vector<double> ys(n * m, 0.0);
+  sim::rng::Stream s(4, 5, 6);
+  for (std::size_t r = 0; r < n; ++r)
+    for (std::size_t i = 0; i < p; ++i) {
+      xs[r * p + i] = static_cast<float>(s.normal());
+      for (std::size_t k = 0; k < m; ++k) ys[r * m + k] += xs[r * p + i] * w_true[i][k];
+    }
+  std::vector<std::size_t> rows;
+  for (std::size_t r = 0; r < n; r += 2) rows.push_back(r);
+  ww::accumulate_gram(xs, ys, p, m, rows, g, c);
+  double g01 = 0;
+  for (std::size_t r : rows) g01 += double(xs[r * p + 0]) * double(xs[r * p + 1]);
+  CHECK(g[0 * p + 1] == doctest::Approx(g01));
+  CHECK(g[1 * p + 0] == g[0 * p + 1]);
+  const auto w = ww::ridge(g, c, p, m, 1e-9);
+  for (std::size_t i = 0; i < p; ++i)
+    for (std::size_t k = 0; k < m; ++k) CHECK(w[i * m + k] == doctest::Approx(w_true[i][k]).epsilon(1e-6));
+}
+
+TEST_CASE("built-in configs validate; a condition naming an unknown cue is rejected at its key") {
+  const experiments::Experiment* e = experiments::find("what_when");
+  REQUIRE(e != nullptr);
+  for (const auto& path : e->configs)
+    CHECK_NOTHROW(e->validate(sim::load_config(std::string(SNNSIM_SOURCE_DIR) + "/" + path)));
+  auto doc = sim::load_config(std::string(SNNSIM_SOURCE_DIR) + "/experiments/what_when_small.toml");
+  // Replace the first condition's cue by a name that is not in paradigm.cues.
+  auto* block = doc.root["block"].as_array()->get(0)->as_table();
+  block->get("condition")->as_array()->get(0)->as_table()->insert_or_assign("cue", "Q");
+  try {
+    e->validate(doc);
+    FAIL("expected an InputError");
+  } catch (const sim::InputError& err) {
+    CHECK(err.key.find("cue") != std::string::npos);
+    CHECK(std::string(err.what()).find("Q") != std::string::npos);
+  }
+}
