@@ -258,11 +258,6 @@ def cmd_raster(args) -> None:
     _save(fig, args, out)
 
 
-def _read_spikes(args):
-    with SpikeFile(args.file) as f:
-        return f.read_all(_populations(args.population), args.t_start, args.t_stop)
-
-
 def _stream_counts(args, bin_ms: float = 1.0):
     """Per-population Counts read chunk by chunk: memory follows neurons and bins."""
     from .stats import count_spikes_streamed
@@ -293,10 +288,14 @@ def cmd_rate_hist(args) -> None:
 
 
 def cmd_isi(args) -> None:
-    from .plots import plot_isi_cv
+    from .plots import draw_isi_cv
+    from .stats import isi_cv_streamed
     out = _output(args, "isi")
-    fig, _ = plot_isi_cv(_read_spikes(args), args.isi_bins, args.isi_max_ms, args.cv_bins,
-                         args.min_spikes, args.title)
+    with SpikeFile(args.file) as f:
+        t0, t1 = f.window(args.t_start, args.t_stop)
+        data = isi_cv_streamed(f, _populations(args.population), t0, t1, args.isi_bins,
+                               args.isi_max_ms, args.cv_bins, args.min_spikes)
+    fig = draw_isi_cv(data, args.min_spikes, args.title or f"ISI and CV [{t0:g}, {t1:g}) ms")
     _save(fig, args, out)
 
 
@@ -317,7 +316,8 @@ def _matches(column: np.ndarray, value: str) -> np.ndarray:
 
 
 def cmd_psth(args) -> None:
-    from .plots import plot_psth
+    from .plots import draw_psth
+    from .stats import psth_streamed
     out = _output(args, "psth")
     with SpikeFile(args.file) as f:
         trials = f.trials()
@@ -341,10 +341,13 @@ def cmd_psth(args) -> None:
             raise AnalysisInputError(f.path, f"no trial left to align to (column "
                                      f"'{args.align}' after the --where filters)",
                                      what="/trials")
-        t0, t1 = float(events.min() - args.pre_ms), float(events.max() + args.post_ms)
-        spikes = f.read_all(_populations(args.population), t0, t1)
-    fig, data = plot_psth(spikes, events, groups, args.group_by or "", args.align,
-                          args.pre_ms, args.post_ms, args.bin_ms, args.title)
+        # The same groups as plots.psth_data, counted chunk by chunk from the file.
+        by_group = {"all": events} if groups is None else {
+            g: events[groups == g] for g in sorted(set(groups.tolist()), key=str)}
+        data = {p: psth_streamed(f, p, by_group, args.pre_ms, args.post_ms, args.bin_ms)
+                for p in f.select(_populations(args.population))}
+    fig = draw_psth(data, groups is not None, args.group_by or "", args.align, args.bin_ms,
+                    args.title)
     print(f"psth: {events.size} events from /trials/{args.align}, "
           f"{', '.join(data)}")
     _save(fig, args, out)

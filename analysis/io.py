@@ -762,20 +762,62 @@ def export_csv(spike_file: SpikeFile, out_path: str | os.PathLike,
     return written
 
 
+def _npz_member(zf, name: str, dtype, n: int, chunks) -> None:
+    """Writes one .npy member of length n into an open zip file from an iterable of
+    array chunks, never holding more than a chunk."""
+    dtype = np.dtype(dtype)
+    written = 0
+    with zf.open(name + ".npy", "w", force_zip64=True) as fh:
+        np.lib.format.write_array_header_1_0(
+            fh, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+                 "shape": (n,)})
+        for chunk in chunks:
+            chunk = np.ascontiguousarray(chunk, dtype=dtype)
+            fh.write(chunk.tobytes())
+            written += chunk.size
+    if written != n:  # the file changed between passes (a run still writing it)
+        raise AnalysisInputError(zf.filename, f"{name}: wrote {written} values, counted {n} "
+                                 f"(did the spike file change while exporting?)")
+
+
 def export_npz(spike_file: SpikeFile, out_path: str | os.PathLike,
                populations: Sequence[str] | None = None, t_start_ms: float | None = None,
-               t_stop_ms: float | None = None) -> int:
+               t_stop_ms: float | None = None, chunk_size: int = DEFAULT_CHUNK) -> int:
     """Write flat arrays: times_ms, node_ids, population (index into population_names),
-    population_names, population_sizes, t_start_ms, t_stop_ms. Returns the spike count."""
+    population_names, population_sizes, t_start_ms, t_stop_ms. Returns the spike count.
+
+    The file is the uncompressed .npz np.savez writes, built member by member: the
+    window is read chunk by chunk in three passes (count, times, ids), so memory does
+    not grow with the number of spikes (except for populations not sorted by time,
+    whose window is read and sorted in memory, as for CSV)."""
+    import zipfile
+
     t0, t1 = spike_file.window(t_start_ms, t_stop_ms)
     pops = spike_file.select(populations)
-    spikes = [spike_file.read(p, t0, t1) for p in pops]
-    np.savez(out_path,
-             times_ms=np.concatenate([s.times_ms for s in spikes]),
-             node_ids=np.concatenate([s.node_ids for s in spikes]),
-             population=np.concatenate([np.full(s.n_spikes, k, np.int32)
-                                        for k, s in enumerate(spikes)]),
-             population_names=np.asarray(pops, dtype=str),
-             population_sizes=np.asarray([s.n_neurons for s in spikes], dtype=np.int64),
-             t_start_ms=np.float64(t0), t_stop_ms=np.float64(t1))
-    return int(sum(s.n_spikes for s in spikes))
+    out_path = os.fspath(out_path)
+    if not out_path.endswith(".npz"):
+        out_path += ".npz"  # as np.savez does
+
+    def chunks(pop: str):
+        if spike_file.sorting.get(pop, "by_time") == "by_time":
+            yield from spike_file.iter_chunks(pop, t0, t1, chunk_size)
+        else:
+            s = spike_file.read(pop, t0, t1)
+            yield s.times_ms, s.node_ids
+
+    counts = [sum(t.size for t, _ in chunks(p)) for p in pops]
+    total = int(sum(counts))
+    with zipfile.ZipFile(out_path, "w", compression=zipfile.ZIP_STORED,
+                         allowZip64=True) as zf:
+        _npz_member(zf, "times_ms", np.float64, total, (t for p in pops for t, _ in chunks(p)))
+        _npz_member(zf, "node_ids", np.int64, total, (i for p in pops for _, i in chunks(p)))
+        _npz_member(zf, "population", np.int32, total,
+                    (np.full(c, k, np.int32) for k, c in enumerate(counts)))
+        small = {"population_names": np.asarray(pops, dtype=str),
+                 "population_sizes": np.asarray([spike_file.size(p) for p in pops],
+                                                dtype=np.int64),
+                 "t_start_ms": np.float64(t0), "t_stop_ms": np.float64(t1)}
+        for name, value in small.items():
+            with zf.open(name + ".npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
+    return total

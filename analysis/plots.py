@@ -205,21 +205,17 @@ def plot_rate_histogram(spikes: Mapping[str, Spikes | stats.Counts], bins: int =
 def isi_cv_data(spikes: Mapping[str, Spikes], isi_bins: int = 50,
                 isi_max_ms: float | None = None, cv_bins: int = 30,
                 min_spikes: int = 3) -> dict:
-    data = {}
+    """In memory; stats.isi_cv_streamed gives the same numbers (without ``isis_ms``)
+    chunk by chunk from a file."""
     isis = {p: stats.isi_intervals(s.times_ms, s.node_ids) for p, s in spikes.items()}
     top = isi_max_ms or max((float(x.max()) for x in isis.values() if x.size), default=1.0)
     isi_edges = np.linspace(0.0, top, isi_bins + 1)
     cvs = {p: stats.cv_isi(s.times_ms, s.node_ids, s.n_neurons, min_spikes)
            for p, s in spikes.items()}
-    cv_top = max((float(np.nanmax(c)) for c in cvs.values() if np.isfinite(c).any()),
-                 default=1.0)
-    cv_edges = np.linspace(0.0, max(cv_top, 1e-9), cv_bins + 1)
-    for p in spikes:
-        finite = cvs[p][np.isfinite(cvs[p])]
-        data[p] = {"isis_ms": isis[p], "isi_edges_ms": isi_edges,
-                   "isi_counts": np.histogram(isis[p], isi_edges)[0],
-                   "cv": cvs[p], "cv_edges": cv_edges,
-                   "cv_counts": np.histogram(finite, cv_edges)[0]}
+    data = stats.isi_cv_histograms(lambda p, edges: np.histogram(isis[p], edges)[0], cvs,
+                                   isi_edges, cv_bins)
+    for p in data:
+        data[p]["isis_ms"] = isis[p]
     return data
 
 
@@ -228,6 +224,11 @@ def plot_isi_cv(spikes: Mapping[str, Spikes], isi_bins: int = 50,
                 title: str | None = None):
     """ISI distribution (left) and distribution of per-neuron CV of ISI (right)."""
     data = isi_cv_data(spikes, isi_bins, isi_max_ms, cv_bins, min_spikes)
+    return draw_isi_cv(data, min_spikes, title or f"ISI and CV {_window_label(spikes)}"), data
+
+
+def draw_isi_cv(data: dict, min_spikes: int, title: str):
+    """The figure of isi_cv_data or stats.isi_cv_streamed numbers."""
     fig = Figure(figsize=(11, 4.5))
     ax_isi, ax_cv = fig.subplots(1, 2)
     for color, (pop, d) in zip(_colors(len(data)), data.items()):
@@ -241,9 +242,9 @@ def plot_isi_cv(spikes: Mapping[str, Spikes], isi_bins: int = 50,
     ax_cv.set_xlabel(f"CV of ISI (neurons with ≥ {min_spikes} spikes)")
     ax_cv.set_ylabel("neurons")
     ax_cv.legend(fontsize="small")
-    fig.suptitle(title or f"ISI and CV {_window_label(spikes)}")
+    fig.suptitle(title)
     fig.tight_layout()
-    return fig, data
+    return fig
 
 
 # --------------------------------------------------------------------------- PSTH
@@ -268,11 +269,18 @@ def plot_psth(spikes: Mapping[str, Spikes], events_ms: np.ndarray,
               align_name: str = "event", pre_ms: float = 100.0, post_ms: float = 500.0,
               bin_ms: float = 10.0, title: str | None = None):
     data = psth_data(spikes, events_ms, groups, pre_ms, post_ms, bin_ms)
+    return draw_psth(data, groups is not None, group_name, align_name, bin_ms, title), data
+
+
+def draw_psth(data: dict, grouped: bool, group_name: str = "", align_name: str = "event",
+              bin_ms: float = 10.0, title: str | None = None):
+    """The figure of psth_data or stats.psth_streamed numbers ({population: {group:
+    Psth}})."""
     fig = Figure(figsize=(8, 2.8 * len(data) + 0.6))
     axes = fig.subplots(len(data), 1, squeeze=False, sharex=True)[:, 0]
     for ax, (pop, by_group) in zip(axes, data.items()):
         for color, (g, h) in zip(_colors(len(by_group)), by_group.items()):
-            label = f"{group_name} = {g}" if groups is not None else "all"
+            label = f"{group_name} = {g}" if grouped else "all"
             ax.stairs(h.rate_hz, h.edges_ms, color=color, lw=1.5,
                       label=f"{label} ({h.n_events} events)")
         ax.axvline(0.0, color="grey", ls=":", lw=1)
@@ -282,7 +290,7 @@ def plot_psth(spikes: Mapping[str, Spikes], events_ms: np.ndarray,
     axes[-1].set_xlabel(f"time from {align_name} (ms), {bin_ms:g} ms bins")
     fig.suptitle(title or f"PSTH aligned to {align_name}")
     fig.tight_layout()
-    return fig, data
+    return fig
 
 
 # --------------------------------------------------------------------------- traces

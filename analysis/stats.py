@@ -209,6 +209,37 @@ def psth(spikes: Spikes, events_ms: np.ndarray, pre_ms: float = 100.0,
 
 # --------------------------------------------------------------------------- streaming summary
 
+def chunk_isis(times: np.ndarray, ids: np.ndarray,
+               last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(intervals, owner ids) ending in one time-ordered chunk. ``last`` holds each
+    neuron's last spike time before the chunk (NaN: none yet) and is updated in place,
+    so intervals that cross chunk boundaries are counted exactly once."""
+    if times.size == 0:
+        return np.empty(0, np.float64), np.empty(0, np.int64)
+    order = np.argsort(ids, kind="stable")  # chunk is time-ordered: stays so per id
+    t, i = times[order], ids[order]
+    first = np.r_[True, i[1:] != i[:-1]]
+    last_of_id = np.r_[i[1:] != i[:-1], True]
+    prev = np.empty_like(t)
+    prev[1:] = t[:-1]
+    prev[first] = last[i[first]]
+    last[i[last_of_id]] = t[last_of_id]
+    isi = t - prev
+    valid = ~np.isnan(isi)
+    return isi[valid], i[valid]
+
+
+def iter_time_ordered(spike_file: SpikeFile, population: str, t_start_ms: float,
+                      t_stop_ms: float, chunk_size: int = DEFAULT_CHUNK):
+    """Time-ordered (times, ids) chunks of a window: streamed from a by_time file;
+    other orders are read (the window only) and sorted first."""
+    if spike_file.sorting.get(population, "by_time") == "by_time":
+        yield from spike_file.iter_chunks(population, t_start_ms, t_stop_ms, chunk_size)
+    else:
+        s = spike_file.read(population, t_start_ms, t_stop_ms)
+        yield s.times_ms, s.node_ids
+
+
 class _Accumulator:
     """Per-population statistics from time-ordered chunks, in memory O(neurons + bins).
 
@@ -226,23 +257,17 @@ class _Accumulator:
         self.isi_m2 = np.zeros(n_neurons)
         self.edges = edges
         self.pop_counts = np.zeros(max(edges.size - 1, 0), np.int64)
+        self.isi_max: float | None = None  # largest interval so far
 
     def add(self, times: np.ndarray, ids: np.ndarray) -> None:
         if times.size == 0:
             return
         self.counts += np.bincount(ids, minlength=self.n)
         self.pop_counts += bin_counts(times, self.edges)
-        order = np.argsort(ids, kind="stable")  # chunk is time-ordered: stays so per id
-        t, i = times[order], ids[order]
-        first = np.r_[True, i[1:] != i[:-1]]
-        last_of_id = np.r_[i[1:] != i[:-1], True]
-        prev = np.empty_like(t)
-        prev[1:] = t[:-1]
-        prev[first] = self.last[i[first]]
-        self.last[i[last_of_id]] = t[last_of_id]
-        isi = t - prev
-        valid = ~np.isnan(isi)
-        isi, owner = isi[valid], i[valid]
+        isi, owner = chunk_isis(times, ids, self.last)
+        if isi.size:
+            m = float(isi.max())
+            self.isi_max = m if self.isi_max is None else max(self.isi_max, m)
         n_b = np.bincount(owner, minlength=self.n).astype(np.float64)
         has = n_b > 0
         mean_b = np.zeros(self.n)
@@ -293,12 +318,8 @@ def summarize(spike_file: SpikeFile, populations: Sequence[str] | None = None,
     for pop in spike_file.select(populations):
         n = spike_file.size(pop)
         acc = _Accumulator(n, edges)
-        if spike_file.sorting.get(pop, "by_time") == "by_time":
-            for times, ids in spike_file.iter_chunks(pop, t0, t1, chunk_size):
-                acc.add(times, ids)
-        else:
-            s = spike_file.read(pop, t0, t1)
-            acc.add(s.times_ms, s.node_ids)
+        for times, ids in iter_time_ordered(spike_file, pop, t0, t1, chunk_size):
+            acc.add(times, ids)
         rates = acc.counts / duration_s
         cvs = acc.cv(min_spikes)
         pc = acc.pop_counts
@@ -320,3 +341,79 @@ def summarize(spike_file: SpikeFile, populations: Sequence[str] | None = None,
     result["n_neurons"] = total_neurons
     result["mean_rate_hz"] = total_spikes / (total_neurons * duration_s) if total_neurons else None
     return result
+
+
+# --------------------------------------------------------------------------- streamed ISI, PSTH
+
+def isi_cv_histograms(isi_counts_of, cvs: dict, isi_edges: np.ndarray,
+                      cv_bins: int) -> dict:
+    """The figure data of ISI and CV histograms, shared by the in-memory and the
+    streamed paths: {population: {isi_edges_ms, isi_counts, cv, cv_edges, cv_counts}}.
+    ``isi_counts_of(population, edges)`` gives the ISI histogram."""
+    cv_top = max((float(np.nanmax(c)) for c in cvs.values() if np.isfinite(c).any()),
+                 default=1.0)
+    cv_edges = np.linspace(0.0, max(cv_top, 1e-9), cv_bins + 1)
+    return {p: {"isi_edges_ms": isi_edges, "isi_counts": isi_counts_of(p, isi_edges),
+                "cv": cv, "cv_edges": cv_edges,
+                "cv_counts": np.histogram(cv[np.isfinite(cv)], cv_edges)[0]}
+            for p, cv in cvs.items()}
+
+
+def isi_cv_streamed(spike_file: SpikeFile, populations: Sequence[str] | None = None,
+                    t_start_ms: float | None = None, t_stop_ms: float | None = None,
+                    isi_bins: int = 50, isi_max_ms: float | None = None, cv_bins: int = 30,
+                    min_spikes: int = 3, chunk_size: int = DEFAULT_CHUNK) -> dict:
+    """The numbers of plots.isi_cv_data, chunk by chunk, in memory O(neurons + bins):
+    one pass for the CVs and the largest ISI, a second for the ISI histogram (only
+    when isi_max_ms is not given). The intervals themselves are not kept."""
+    t0, t1 = spike_file.window(t_start_ms, t_stop_ms)
+    pops = spike_file.select(populations)
+    cvs, top = {}, None
+    for p in pops:
+        acc = _Accumulator(spike_file.size(p), np.zeros(1))
+        for times, ids in iter_time_ordered(spike_file, p, t0, t1, chunk_size):
+            acc.add(times, ids)
+        cvs[p] = acc.cv(min_spikes)
+        if acc.isi_max is not None:
+            top = acc.isi_max if top is None else max(top, acc.isi_max)
+
+    def counts(p: str, edges: np.ndarray) -> np.ndarray:
+        out = np.zeros(edges.size - 1, np.int64)
+        last = np.full(spike_file.size(p), np.nan)
+        for times, ids in iter_time_ordered(spike_file, p, t0, t1, chunk_size):
+            out += np.histogram(chunk_isis(times, ids, last)[0], edges)[0]
+        return out
+
+    # No interval anywhere: an arbitrary visible axis, as in memory.
+    top = isi_max_ms or (1.0 if top is None else top)
+    return isi_cv_histograms(counts, cvs, np.linspace(0.0, top, isi_bins + 1), cv_bins)
+
+
+def psth_streamed(spike_file: SpikeFile, population: str, events_by_group: dict,
+                  pre_ms: float = 100.0, post_ms: float = 500.0, bin_ms: float = 10.0,
+                  chunk_size: int = DEFAULT_CHUNK) -> dict:
+    """{group: Psth} with the numbers of psth() for each group's events, from one pass
+    over the window that covers every event, chunk by chunk: memory O(chunk + events +
+    bins) however long the recording."""
+    events = {g: np.asarray(e, dtype=np.float64) for g, e in events_by_group.items()}
+    events = {g: e[np.isfinite(e)] for g, e in events.items()}
+    edges = bin_edges(-pre_ms, post_ms, bin_ms)
+    counts = {g: np.zeros(edges.size - 1, np.int64) for g in events}
+    n = spike_file.size(population)
+    every = np.concatenate([e for e in events.values()] + [np.empty(0)])
+    if every.size:
+        t0, t1 = float(every.min() - pre_ms), float(every.max() + post_ms)
+        for times, _ in iter_time_ordered(spike_file, population, t0, t1, chunk_size):
+            if times.size == 0:
+                continue
+            for g, evs in events.items():
+                # Only the events whose window meets this chunk's time span.
+                near = evs[(evs + post_ms > times[0]) & (evs - pre_ms <= times[-1])]
+                for e in near:
+                    lo, hi = np.searchsorted(times, [e - pre_ms, e + post_ms], side="left")
+                    counts[g] += bin_counts(times[lo:hi] - e, edges)
+    out = {}
+    for g, evs in events.items():
+        denom = max(evs.size, 1) * max(n, 1) * bin_ms * 1e-3
+        out[g] = Psth(edges, counts[g], counts[g] / denom, int(evs.size), n)
+    return out

@@ -4,8 +4,9 @@
 
 Writes a by_time SONATA file of N_SPIKES (default 10 million) spikes of 10000 neurons
 at the engine's layout (chunked, 1 << 16 spikes per HDF5 chunk), then times a 100 ms
-window read, a raster-style read of 200 neurons over 1 s, and the streamed summary of
-the whole file, and prints the peak resident memory after each step.
+window read, a raster-style read of 200 neurons over 1 s, the streamed summary, ISI/CV
+histograms, PSTH (an event every 100 ms) and .npz export of the whole file, and prints
+the peak resident memory after each step.
 """
 
 import os
@@ -20,7 +21,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from analysis.io import SpikeFile  # noqa: E402
-from analysis.stats import summarize  # noqa: E402
+from analysis.io import export_npz  # noqa: E402
+from analysis.stats import isi_cv_streamed, psth_streamed, summarize  # noqa: E402
 
 
 def peak_mb() -> float:
@@ -89,6 +91,19 @@ def main() -> None:
               f"{time.perf_counter() - t:.1f} s (rate {p['mean_rate_hz']:.2f} Hz, CV "
               f"{p['cv_isi_mean']:.3f}, Fano {p['fano_factor']:.3f}); peak RSS "
               f"{peak_mb():.0f} MB (before reading: {base:.0f} MB)")
+        t = time.perf_counter()
+        isi = isi_cv_streamed(f)["exc"]
+        print(f"streamed ISI/CV: {int(isi['isi_counts'].sum())} intervals in "
+              f"{time.perf_counter() - t:.1f} s; peak RSS {peak_mb():.0f} MB")
+        t = time.perf_counter()
+        h = psth_streamed(f, "exc", {"all": np.arange(100.0, 9500.0, 100.0)})["all"]
+        print(f"streamed PSTH of {h.n_events} events: {int(h.counts.sum())} spikes in "
+              f"{time.perf_counter() - t:.1f} s; peak RSS {peak_mb():.0f} MB")
+        t = time.perf_counter()
+        n_npz = export_npz(f, path + ".npz")
+        print(f"streamed .npz export of {n_npz} spikes in {time.perf_counter() - t:.1f} s; "
+              f"peak RSS {peak_mb():.0f} MB")
+        os.remove(path + ".npz")
     os.remove(path)
 
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <sstream>
 
@@ -120,7 +121,10 @@ void apply_override(ConfigDocument& doc, const std::string& assignment) {
     walked += (walked.empty() ? "" : ".") + parts[i];
     toml::node* n = t->get(parts[i]);
     if (!n) {
-      t->insert(parts[i], toml::table{});
+      // A table parsed from the origin text (rather than a bare toml::table{}) so that
+      // messages about it name the --set, not the config file.
+      toml::table fresh = toml::parse("v = {}", origin);
+      t->insert(parts[i], std::move(*fresh.get_as<toml::table>("v")));
       n = t->get(parts[i]);
     }
     if (auto* tt = n->as_table()) {
@@ -151,7 +155,9 @@ void apply_override(ConfigDocument& doc, const std::string& assignment) {
     }
     throw InputError(origin, 0, key, fmt::format("'{}' is not a table", walked));
   }
-  t->insert_or_assign(parts.back(), *parsed.get("v"));
+  // Moved, not copied: toml++ copies drop the source region, and messages about the
+  // value must name the --set it came from.
+  t->insert_or_assign(parts.back(), std::move(*parsed.get("v")));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -446,6 +452,10 @@ namespace {
 namespace iz = models::izhikevich;
 
 Step steps_of(TableReader& r, std::string_view key, double ms, double dt_ms) {
+  // Beyond 2^53 steps a double no longer tells whole steps apart, and the step counter's
+  // conversion would overflow: such a run would never end.
+  if (ms / dt_ms > 0x1p53)
+    r.fail(key, fmt::format("{} ms is more than 2^53 steps of dt = {} ms", ms, dt_ms));
   const auto s = steps_exact(ms, dt_ms);
   if (!s) r.fail(key, fmt::format("{} ms is not a whole number of steps of dt = {} ms", ms, dt_ms));
   return *s;
@@ -610,6 +620,18 @@ ProjectionSpec read_projection(TableReader& r, const std::vector<PopulationSpec>
     p.delay_ms = r.distribution("delay_ms", Distribution::constant_value(dt_ms));
     check_delay(r, "delay_ms", p.delay_ms, dt_ms);
   }
+  // The network holds delays as 32-bit step counts (and a history one step deeper):
+  // a longer delay would wrap around silently to a short one.
+  double max_delay_ms = p.rule == R::explicit_list                         ? 0.0
+                        : p.delay_ms.kind == Distribution::Kind::uniform_int ? p.delay_ms.p2
+                                                                             : p.delay_ms.p1;
+  for (const auto& c : p.connections) max_delay_ms = std::max(max_delay_ms, c.delay_ms);
+  const double max_delay_steps = std::round(max_delay_ms / dt_ms);
+  if (max_delay_steps > static_cast<double>(UINT32_MAX - 1))
+    r.fail(p.rule == R::explicit_list ? "connections" : "delay_ms",
+           fmt::format("the longest delay, {} ms, is {:.0f} steps of dt = {} ms: more than the "
+                       "2^32 - 2 steps a delay can have",
+                       max_delay_ms, max_delay_steps, dt_ms));
   if (r.has("plasticity")) {
     TableReader pl = r.table("plasticity");
     const std::string rule = pl.choice("rule", {"none", "rstdp"}, "none");

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <new>
 #include <optional>
 
 #include "experiments/registry.hpp"
@@ -55,8 +56,12 @@ const experiments::Experiment& experiment_of(const sim::ConfigDocument& doc) {
     if (auto c = sim::closest(type, names)) msg += fmt::format(" (did you mean \"{}\"?)", *c);
     const auto* head = doc.root.get_as<toml::table>("experiment");
     const toml::node* n = head ? head->get("type") : nullptr;
-    throw sim::InputError(doc.file, n ? static_cast<int>(n->source().begin.line) : 0,
-                          "experiment.type", msg);
+    // A type given by --set names the --set, not the config file.
+    const auto& src = n ? n->source() : toml::source_region{};
+    if (src.path && src.path->rfind("--set", 0) == 0)
+      throw sim::InputError(*src.path, 0, "experiment.type", msg);
+    throw sim::InputError(doc.file, n ? static_cast<int>(src.begin.line) : 0, "experiment.type",
+                          msg);
   }
   return *exp;
 }
@@ -135,7 +140,12 @@ int main(int argc, char** argv) {
   run->add_option("--threads", threads, "OpenMP threads (results do not depend on it)")
       ->check(CLI::Range(1, 1024));
   run->add_option("--seed", seed, "master seed (overrides simulation.seed)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            // CLI::NonNegativeNumber would print the range up to the largest double.
+            return !text.empty() && text[0] == '-' ? "expected an integer >= 0, got " + text : "";
+          },
+          "INT>=0"));
   run->add_flag("--overwrite", overwrite, "replace the results in an existing run folder");
 
   auto* sweep = app.add_subcommand(
@@ -167,7 +177,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    // One line, like every other bad-input message (CLI11's own output takes two).
+    std::fprintf(stderr, "snnsim: error: %s (see snnsim --help)\n", e.what());
     return sim::exit_bad_input;
   }
 
@@ -188,6 +199,10 @@ int main(int argc, char** argv) {
   } catch (const sim::InputError& e) {
     std::fprintf(stderr, "snnsim: error: %s\n", e.describe().c_str());
     return sim::exit_bad_input;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "snnsim: failed: out of memory (a network this large, or delays this "
+                         "long, need more memory than there is)\n");
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "snnsim: failed: %s\n", e.what());
     return 1;

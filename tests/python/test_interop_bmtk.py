@@ -3,6 +3,7 @@ Brain Modeling Toolkit (Debian package python3-bmtk). bmtk reads files laid out 
 the engine writes them, and we read files bmtk writes; both must agree spike for spike.
 """
 
+import h5py
 import numpy as np
 import pytest
 
@@ -52,3 +53,28 @@ def test_we_read_files_bmtk_writes(tmp_path, order):
     m = (times >= 100.0) & (times < 400.0)
     assert pairs(s.times_ms, s.node_ids) == pairs(times[m], ids[m])
     assert np.all(np.diff(s.times_ms) >= 0)
+
+
+def test_bmtk_reads_a_file_the_engine_wrote(tmp_path):
+    """The file of a real `snnsim run` (the C++ writer, not the test-side one above)."""
+    from engine import snnsim, write_config
+
+    config = write_config(tmp_path)
+    r = snnsim("run", config.name, "--out", "run", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    path = str(tmp_path / "run" / "spikes.h5")
+    bmtk = readers.SonataSTReader(path)
+    assert sorted(bmtk.populations) == ["exc", "inh"]
+    with h5py.File(path, "r") as f:
+        raw = {p: (f[f"spikes/{p}/timestamps"][()], f[f"spikes/{p}/node_ids"][()])
+               for p in ("exc", "inh")}
+    for pop, (times, ids) in raw.items():
+        assert times.size > 20
+        df = bmtk.to_dataframe(populations=pop, with_population_col=False)
+        assert pairs(df["timestamps"].to_numpy(), df["node_ids"].to_numpy()) == \
+            pairs(times, ids)
+        assert bmtk.units(pop) == "ms"
+        assert bmtk.n_spikes(population=pop) == times.size
+        for node in np.unique(ids)[:5]:
+            np.testing.assert_array_equal(np.sort(np.asarray(bmtk.get_times(int(node), pop))),
+                                          times[ids == node])
