@@ -14,6 +14,7 @@
 
 #include "experiments/registry.hpp"
 #include "sim/cli/bench.hpp"
+#include "sim/cli/validators.hpp"
 #include "sim/cli/sweep_command.hpp"
 #include "sim/file_info.hpp"
 #include "sim/version.hpp"
@@ -140,12 +141,7 @@ int main(int argc, char** argv) {
   run->add_option("--threads", threads, "OpenMP threads (results do not depend on it)")
       ->check(CLI::Range(1, 1024));
   run->add_option("--seed", seed, "master seed (overrides simulation.seed)")
-      ->check(CLI::Validator(
-          [](std::string& text) -> std::string {
-            // CLI::NonNegativeNumber would print the range up to the largest double.
-            return !text.empty() && text[0] == '-' ? "expected an integer >= 0, got " + text : "";
-          },
-          "INT>=0"));
+      ->check(snnsim_cli::non_negative_seed());
   run->add_flag("--overwrite", overwrite, "replace the results in an existing run folder");
 
   auto* sweep = app.add_subcommand(

@@ -1,4 +1,5 @@
 #include "sim/cli/sweep_command.hpp"
+#include "sim/cli/validators.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -35,7 +36,7 @@ void add_sweep_options(CLI::App& app, SweepOptions& o) {
   auto* out = app.add_option("--out", o.out, "sweep folder (default runs/<config name>-sweep)");
   app.add_option("--resume", o.resume, "continue the sweep in this folder: run the points not done")
       ->excludes(out);
-  app.add_option("--seed", o.seed, "master seed (default simulation.seed)")->check(CLI::NonNegativeNumber);
+  app.add_option("--seed", o.seed, "master seed (default simulation.seed)")->check(non_negative_seed());
   app.add_option("--jobs,-j", o.jobs, "points running at once (default 1)")->check(CLI::Range(1, 1024));
   app.add_option("--threads", o.threads,
                  "threads in total, shared by the running points (default: all cores)")
