@@ -253,6 +253,16 @@ struct Outcome {
 
 std::string load_tag(uint32_t n) { return n == 0 ? std::string("all") : std::to_string(n); }
 
+// A task's config with the run-wide settings every task shares.
+template <typename Config>
+Config with_run_settings(Config c, const ms::Params& field, const Settings& s) {
+  c.field = field;
+  c.seed = s.seed;
+  c.threads = s.threads;
+  c.record = s.record;
+  return c;
+}
+
 Outcome run_task(const Settings& s, const ms::Params& field, const std::string& preset,
                  const Digits* digits, const PatternSet* patterns) {
   Outcome o;
@@ -261,11 +271,7 @@ Outcome run_task(const Settings& s, const ms::Params& field, const std::string& 
   auto metric = [&o](std::string name, double v) { o.metrics.emplace_back(std::move(name), v); };
   const auto t0 = std::chrono::steady_clock::now();
   if (s.task == "similarity") {
-    SimilarityConfig c = s.similarity;
-    c.field = field;
-    c.seed = s.seed;
-    c.threads = s.threads;
-    c.record = s.record;
+    const SimilarityConfig c = with_run_settings(s.similarity, field, s);
     SimilarityMetrics m = run_similarity(c);
     metric("spearman_mean", m.spearman_mean);
     metric("spearman_min", m.spearman_min);
@@ -287,11 +293,7 @@ Outcome run_task(const Settings& s, const ms::Params& field, const std::string& 
     o.spearman_per_seed = m.spearman_per_seed;
     o.presentations = std::move(m.presentations);
   } else if (s.task == "capacity") {
-    CapacityConfig c = s.capacity;
-    c.field = field;
-    c.seed = s.seed;
-    c.threads = s.threads;
-    c.record = s.record;
+    const CapacityConfig c = with_run_settings(s.capacity, field, s);
     CapacityMetrics m = run_capacity(c);
     o.table_name = "capacity";
     o.table = {{"stored", {}}, {"exact_recall", {}}, {"cm_recall", {}}, {"exact_recall_noisy", {}},
@@ -307,11 +309,7 @@ Outcome run_task(const Settings& s, const ms::Params& field, const std::string& 
     }
     o.presentations = std::move(m.presentations);
   } else if (s.task == "sequences") {
-    SequenceConfig c = s.sequences;
-    c.field = field;
-    c.seed = s.seed;
-    c.threads = s.threads;
-    c.record = s.record;
+    const SequenceConfig c = with_run_settings(s.sequences, field, s);
     SequenceMetrics m = run_sequences(c);
     o.table_name = "sequences";
     o.table = {{"sequences", {}}, {"length", {}}, {"next_code_exact", {}}, {"next_code_cm", {}},
@@ -326,11 +324,7 @@ Outcome run_task(const Settings& s, const ms::Params& field, const std::string& 
     }
     o.presentations = std::move(m.presentations);
   } else if (s.task == "digits") {
-    DigitsConfig c = s.digits;
-    c.field = field;
-    c.seed = s.seed;
-    c.threads = s.threads;
-    c.record = s.record;
+    const DigitsConfig c = with_run_settings(s.digits, field, s);
     DigitsMetrics m = run_digits(c, *digits);
     o.table_name = "accuracy";
     o.table = {{"per_class", {}}, {"train_examples", {}}, {"sparsey_mean", {}}, {"sparsey_sd", {}},
@@ -362,11 +356,7 @@ Outcome run_task(const Settings& s, const ms::Params& field, const std::string& 
     }
     o.presentations = std::move(m.presentations);
   } else {
-    EpisodicConfig c = s.episodic;
-    c.field = field;
-    c.seed = s.seed;
-    c.threads = s.threads;
-    c.record = s.record;
+    const EpisodicConfig c = with_run_settings(s.episodic, field, s);
     EpisodicMetrics m = run_episodic(c, *patterns);
     const std::pair<const char*, double> rows[] = {
         {"patterns", double(m.patterns)}, {"skipped", double(m.skipped)},
