@@ -132,20 +132,27 @@ void apply_override(ConfigDocument& doc, const std::string& assignment) {
       continue;
     }
     if (auto* arr = n->as_array(); arr && i + 2 < parts.size()) {
-      // Select the element of an array of tables by its name.
+      // Select the element of an array of tables by its name, or by its 0-based position
+      // when it is a number (elements need not have a name).
       const std::string& wanted = parts[i + 1];
       toml::table* found = nullptr;
       std::vector<std::string> names;
+      size_t position = 0;
+      const bool numeric = wanted.find_first_not_of("0123456789") == std::string::npos;
       for (auto& el : *arr) {
         if (auto* et = el.as_table()) {
           const auto nm = (*et)["name"].value<std::string>();
           if (nm) names.push_back(*nm);
-          if (nm && *nm == wanted) found = et;
+          if ((nm && *nm == wanted) || (numeric && std::to_string(position) == wanted)) found = et;
         }
+        ++position;
       }
       if (!found) {
         std::string msg = fmt::format("no element named '{}' in [[{}]]", wanted, walked);
-        if (auto c = closest(wanted, names)) msg += fmt::format(" (did you mean '{}'?)", *c);
+        if (auto c = closest(wanted, names))
+          msg += fmt::format(" (did you mean '{}'?)", *c);
+        else
+          msg += fmt::format(" (select one by name, or by position 0..{})", arr->size() - 1);
         throw InputError(origin, 0, key, msg);
       }
       t = found;

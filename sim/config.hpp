@@ -32,7 +32,8 @@ ConfigDocument parse_config(std::string_view text, const std::string& name);
 // Applies one "dotted.key=value" override. The value is parsed as a TOML value (so
 // `--set simulation.seed=3` is an integer and `--set population.exc.integrator=euler` a
 // string). A path segment that names an array of tables selects the element whose
-// `name` equals the next segment: `population.exc.size=400`.
+// `name` equals the next segment (`population.exc.size=400`), or whose 0-based position it
+// is (`projection.2.delay_ms=3`).
 void apply_override(ConfigDocument& doc, const std::string& assignment);
 
 class TableReader {

@@ -643,3 +643,34 @@ delay_ms = { dist = "uniform_int", low = 1, high = 5 }
   CHECK(mb.all() == alone_b);
   CHECK(alone_a != alone_b);
 }
+
+TEST_CASE("--set selects array-of-table elements by name or by position") {
+  ConfigDocument doc = parse_config(R"(
+[simulation]
+duration_ms = 10
+[[population]]
+name = "a"
+size = 10
+[[projection]]
+source = "a"
+target = "a"
+rule = "all_to_all"
+weight = 1
+[[projection]]
+source = "a"
+target = "a"
+rule = "all_to_all"
+weight = 2
+)", "t.toml");
+  apply_override(doc, "population.a.size=20");
+  apply_override(doc, "projection.1.delay_ms=3");
+  toml::table resolved;
+  TableReader root(doc.root, "", doc.file, resolved);
+  const NetworkConfig cfg = read_network_config(root);
+  CHECK(cfg.network.populations[0].size == 20);
+  CHECK(cfg.network.projections[0].delay_ms.p1 == 1.0);  // the default: one step
+  CHECK(cfg.network.projections[1].delay_ms.p1 == 3.0);
+  CHECK_THROWS_WITH_AS(apply_override(doc, "projection.2.weight=1"),
+                       "no element named '2' in [[projection]] (select one by name, or by position 0..1)",
+                       InputError);
+}
