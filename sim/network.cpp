@@ -1,7 +1,6 @@
 #include "sim/network.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
@@ -531,9 +530,7 @@ Projection::Projection(const ProjectionSpec& spec, uint32_t index, const Populat
   }
 }
 
-void Projection::on_post_spikes(int part, Step k, std::span<const uint32_t> posts) {
-  // Each post neuron's incoming synapses all lie in the piece of the thread that owns it.
-  (void)part;
+void Projection::on_post_spikes(Step k, std::span<const uint32_t> posts) {
   for (uint32_t post : posts) rstdp_->on_post_spike(post, k, plastic_w_);
 }
 

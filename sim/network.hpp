@@ -7,7 +7,7 @@
 //   start at multiples of kBlock, so every neuron always goes through the same
 //   (vectorised) code path whatever the thread count: results are bitwise identical.
 // - A thread owns the target range [lo, hi) of every population: it alone updates those
-//   neurons and alone writes their ring-buffer entries, so delivery needs no atomics.
+//   neurons and alone adds into their arrival buffers, so delivery needs no atomics.
 // - Each target neuron receives its inputs in one fixed order (projection order, then
 //   ascending source id, then synapse order in the row), independent of the partition.
 #include <cstdint>
@@ -127,8 +127,9 @@ class Projection {
   // j of piece t at k = piece_base_[t] + j, so every synapse belongs to the thread that owns
   // its target, and each thread updates only its own synapses.
   bool plastic() const { return rstdp_ != nullptr; }
-  // Postsynaptic spikes of step k (target ids of partition `part`, ascending).
-  void on_post_spikes(int part, Step k, std::span<const uint32_t> posts);
+  // Postsynaptic spikes of step k (ascending target ids of one thread's partition: their
+  // incoming synapses all lie in that thread's piece).
+  void on_post_spikes(Step k, std::span<const uint32_t> posts);
   // Presynaptic traces for the spikes arriving at step k from sources in [lo, hi).
   void on_pre_arrivals(Step k, const SpikeHistory& source_spikes, uint32_t lo, uint32_t hi);
   // A dopamine impulse at step k (one thread, between steps).

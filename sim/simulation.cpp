@@ -141,7 +141,7 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
       }
 #pragma omp barrier
       for (auto& proj : projs)
-        if (proj.plastic()) proj.on_post_spikes(tid, k, history_[proj.target()].at(k, tid));
+        if (proj.plastic()) proj.on_post_spikes(k, history_[proj.target()].at(k, tid));
       for (auto& proj : projs) proj.gather(tid, k + 1, history_[proj.source()], pops[proj.target()]);
 #pragma omp master
       try {
