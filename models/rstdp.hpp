@@ -94,17 +94,11 @@ class RStdpRule {
         dt_ms_(dt_ms),
         c_decay_(params.tau_c_ms, dt_ms),
         d_decay_(params.tau_d_ms, dt_ms),
-        pre_of_(std::move(pre_of)),
-        post_of_(std::move(post_of)),
-        pre_index_(SynapseIndex::build(pre_of_, n_pre)),
-        post_index_(SynapseIndex::build(post_of_, n_post)),
-        x_pre_(n_pre, Decay(params.tau_plus_ms, dt_ms)),
-        y_post_(n_post, Decay(params.tau_minus_ms, dt_ms)),
-        c_(pre_of_.size(), 0.0),
-        last_(pre_of_.size(), 0),
+        pairs_(std::move(pre_of), std::move(post_of), n_pre, n_post,
+               Decay(params.tau_plus_ms, dt_ms), Decay(params.tau_minus_ms, dt_ms)),
+        c_(pairs_.size(), 0.0),
+        last_(pairs_.size(), 0),
         d_(params.d_tonic) {
-    if (pre_of_.size() != post_of_.size())
-      throw std::invalid_argument("RStdpRule: pre_of and post_of differ in length");
     if (!(dt_ms > 0) || !(params.tau_plus_ms > 0) || !(params.tau_minus_ms > 0) ||
         !(params.tau_c_ms > 0) || !(params.tau_d_ms > 0) ||
         !(params.bounds.w_min <= params.bounds.w_max))
@@ -113,11 +107,11 @@ class RStdpRule {
 
   // --- neuron-level hooks (the rule walks its own indices) ---
   void on_pre_spike(uint32_t pre, sim::Step step, std::span<double> w) {
-    for (uint32_t k : pre_index_.of(pre)) on_pre(k, step, w);
+    for (uint32_t k : pairs_.pre_index.of(pre)) on_pre(k, step, w);
     bump_pre_trace(pre, step);
   }
   void on_post_spike(uint32_t post, sim::Step step, std::span<double> w) {
-    for (uint32_t k : post_index_.of(post)) on_post(k, step, w);
+    for (uint32_t k : pairs_.post_index.of(post)) on_post(k, step, w);
     bump_post_trace(post, step);
   }
 
@@ -125,23 +119,23 @@ class RStdpRule {
   // w[k] right after it. The engine then also calls bump_*_trace once per spike. ---
   void on_pre(std::size_t k, sim::Step step, std::span<double> w) {
     update_synapse(k, step, w);
-    c_[k] -= params_.a_minus * y_post_.read(post_of_[k], step);
+    c_[k] -= params_.a_minus * pairs_.y_post.read(pairs_.post_of[k], step);
   }
   void on_post(std::size_t k, sim::Step step, std::span<double> w) {
     update_synapse(k, step, w);
-    c_[k] += params_.a_plus * x_pre_.read(pre_of_[k], step);
+    c_[k] += params_.a_plus * pairs_.x_pre.read(pairs_.pre_of[k], step);
   }
   void bump_pre_trace(uint32_t pre, sim::Step step) {
     if (params_.pairing == StdpPairing::all_to_all)
-      x_pre_.bump(pre, step, 1.0);
+      pairs_.x_pre.bump(pre, step, 1.0);
     else
-      x_pre_.set(pre, step, 1.0);
+      pairs_.x_pre.set(pre, step, 1.0);
   }
   void bump_post_trace(uint32_t post, sim::Step step) {
     if (params_.pairing == StdpPairing::all_to_all)
-      y_post_.bump(post, step, 1.0);
+      pairs_.y_post.bump(post, step, 1.0);
     else
-      y_post_.set(post, step, 1.0);
+      pairs_.y_post.set(post, step, 1.0);
   }
 
   // Dopamine impulse DA = amount at `step` (Eq. 3): every synapse is integrated to `step`
@@ -191,12 +185,7 @@ class RStdpRule {
   double dt_ms_;
   Decay c_decay_;
   Decay d_decay_;
-  std::vector<uint32_t> pre_of_;
-  std::vector<uint32_t> post_of_;
-  SynapseIndex pre_index_;
-  SynapseIndex post_index_;
-  CausalTraceArray x_pre_;
-  CausalTraceArray y_post_;
+  SynapsePairs pairs_;
   std::vector<double> c_;
   std::vector<sim::Step> last_;
   double d_;

@@ -108,6 +108,31 @@ struct SynapseIndex {
   }
 };
 
+// What a pair-based rule keeps about its projection's synapses: the two neurons of each
+// synapse k, indexes to walk a neuron's synapses, and causal pre- and postsynaptic traces.
+// Shared by the three-factor rule and R-STDP.
+struct SynapsePairs {
+  SynapsePairs(std::vector<uint32_t> pre_of_in, std::vector<uint32_t> post_of_in, uint32_t n_pre,
+               uint32_t n_post, Decay pre_decay, Decay post_decay)
+      : pre_of(std::move(pre_of_in)),
+        post_of(std::move(post_of_in)),
+        pre_index(SynapseIndex::build(pre_of, n_pre)),
+        post_index(SynapseIndex::build(post_of, n_post)),
+        x_pre(n_pre, pre_decay),
+        y_post(n_post, post_decay) {
+    if (pre_of.size() != post_of.size())
+      throw std::invalid_argument("plasticity rule: pre_of and post_of differ in length");
+  }
+  std::size_t size() const { return pre_of.size(); }
+
+  std::vector<uint32_t> pre_of;   // presynaptic neuron of synapse k
+  std::vector<uint32_t> post_of;  // postsynaptic neuron of synapse k
+  SynapseIndex pre_index;
+  SynapseIndex post_index;
+  CausalTraceArray x_pre;         // presynaptic traces, per presynaptic neuron
+  CausalTraceArray y_post;        // postsynaptic traces, per postsynaptic neuron
+};
+
 struct ThreeFactorParams {
   double eta = 1e-3;
   double tau_e_ms = 200.0;
@@ -131,18 +156,12 @@ class ThreeFactorRule {
                   std::vector<uint32_t> post_of, uint32_t n_pre, uint32_t n_post)
       : params_(params),
         e_decay_(params.tau_e_ms, dt_ms),
-        pre_of_(std::move(pre_of)),
-        post_of_(std::move(post_of)),
-        pre_index_(SynapseIndex::build(pre_of_, n_pre)),
-        post_index_(SynapseIndex::build(post_of_, n_post)),
-        x_pre_(n_pre, Decay(params.tau_pre_ms, dt_ms)),
-        y_post_(n_post, Decay(params.tau_post_ms, dt_ms)),
-        e_(pre_of_.size(), 0.0),
-        e_last_(pre_of_.size(), 0),
-        acc_(params.mode == LearningMode::consolidation ? pre_of_.size() : 0, 0.0),
+        pairs_(std::move(pre_of), std::move(post_of), n_pre, n_post,
+               Decay(params.tau_pre_ms, dt_ms), Decay(params.tau_post_ms, dt_ms)),
+        e_(pairs_.size(), 0.0),
+        e_last_(pairs_.size(), 0),
+        acc_(params.mode == LearningMode::consolidation ? pairs_.size() : 0, 0.0),
         modulator_(n_post, 0.0) {
-    if (pre_of_.size() != post_of_.size())
-      throw std::invalid_argument("ThreeFactorRule: pre_of and post_of differ in length");
     if (!(params.eta >= 0) || !(params.tau_e_ms > 0) || !(params.tau_pre_ms > 0) ||
         !(params.tau_post_ms > 0) || !(dt_ms > 0) || !(params.bounds.w_min <= params.bounds.w_max))
       throw std::invalid_argument("ThreeFactorRule: eta >= 0, time constants > 0, w_min <= w_max");
@@ -151,27 +170,27 @@ class ThreeFactorRule {
   // --- neuron-level hooks: the rule walks its own pre->synapse / post->synapse index. ---
   // Call once per spike of presynaptic neuron `pre` at `step`.
   void on_pre_spike(uint32_t pre, sim::Step step) {
-    for (uint32_t k : pre_index_.of(pre)) on_pre(k, step);
-    x_pre_.bump(pre, step, 1.0);
+    for (uint32_t k : pairs_.pre_index.of(pre)) on_pre(k, step);
+    pairs_.x_pre.bump(pre, step, 1.0);
   }
   // Call once per spike of postsynaptic neuron `post` at `step`.
   void on_post_spike(uint32_t post, sim::Step step) {
-    for (uint32_t k : post_index_.of(post)) on_post(k, step);
-    y_post_.bump(post, step, 1.0);
+    for (uint32_t k : pairs_.post_index.of(post)) on_post(k, step);
+    pairs_.y_post.bump(post, step, 1.0);
   }
 
   // --- synapse-level hooks, for an engine that walks its own CSR rows. It must then also
   // call bump_pre_trace / bump_post_trace once per spike (in any order within the step). ---
   void on_pre(std::size_t k, sim::Step step) {
-    const double amount = params_.a_pre + params_.a_pre_post * y_post_.read(post_of_[k], step);
+    const double amount = params_.a_pre + params_.a_pre_post * pairs_.y_post.read(pairs_.post_of[k], step);
     if (amount != 0.0) bump_e(k, step, amount);
   }
   void on_post(std::size_t k, sim::Step step) {
-    const double amount = params_.a_post_pre * x_pre_.read(pre_of_[k], step);
+    const double amount = params_.a_post_pre * pairs_.x_pre.read(pairs_.pre_of[k], step);
     if (amount != 0.0) bump_e(k, step, amount);
   }
-  void bump_pre_trace(uint32_t pre, sim::Step step) { x_pre_.bump(pre, step, 1.0); }
-  void bump_post_trace(uint32_t post, sim::Step step) { y_post_.bump(post, step, 1.0); }
+  void bump_pre_trace(uint32_t pre, sim::Step step) { pairs_.x_pre.bump(pre, step, 1.0); }
+  void bump_post_trace(uint32_t post, sim::Step step) { pairs_.y_post.bump(post, step, 1.0); }
 
   // Sets M for every postsynaptic neuron, held from `step` until the next call.
   void on_modulator(double m, sim::Step step) {
@@ -194,7 +213,7 @@ class ThreeFactorRule {
       return;
     const bool online = params_.mode == LearningMode::online;
     for (std::size_t k = 0; k < e_.size(); ++k) {
-      const double m = modulator_[post_of_[k]];
+      const double m = modulator_[pairs_.post_of[k]];
       if (m == 0.0) continue;
       const double e = advance_e(k, step);
       if (online)
@@ -219,8 +238,8 @@ class ThreeFactorRule {
     std::fill(e_.begin(), e_.end(), 0.0);
     std::fill(e_last_.begin(), e_last_.end(), step);
     std::fill(acc_.begin(), acc_.end(), 0.0);
-    x_pre_.reset(step);
-    y_post_.reset(step);
+    pairs_.x_pre.reset(step);
+    pairs_.y_post.reset(step);
   }
 
   double eligibility(std::size_t k, sim::Step step) const {
@@ -231,8 +250,8 @@ class ThreeFactorRule {
   double modulator(uint32_t post) const { return modulator_[post]; }
   std::size_t size() const { return e_.size(); }
   const ThreeFactorParams& params() const { return params_; }
-  const SynapseIndex& pre_index() const { return pre_index_; }
-  const SynapseIndex& post_index() const { return post_index_; }
+  const SynapseIndex& pre_index() const { return pairs_.pre_index; }
+  const SynapseIndex& post_index() const { return pairs_.post_index; }
 
  private:
   double advance_e(std::size_t k, sim::Step step) {
@@ -251,12 +270,7 @@ class ThreeFactorRule {
 
   ThreeFactorParams params_;
   Decay e_decay_;
-  std::vector<uint32_t> pre_of_;
-  std::vector<uint32_t> post_of_;
-  SynapseIndex pre_index_;
-  SynapseIndex post_index_;
-  CausalTraceArray x_pre_;
-  CausalTraceArray y_post_;
+  SynapsePairs pairs_;
   std::vector<double> e_;
   std::vector<sim::Step> e_last_;
   std::vector<double> acc_;
