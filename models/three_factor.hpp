@@ -206,13 +206,16 @@ class ThreeFactorRule {
   // Once per step, after the step's spike hooks and modulator: online mode changes w,
   // consolidation mode accumulates M*e. Cost O(synapses); nothing is done while every M is 0
   // (gate closed), because the eligibility decays lazily and needs no stepping.
-  void on_step(std::span<double> w, sim::Step step) {
+  void on_step(std::span<double> w, sim::Step step) { on_step(w, step, 0, e_.size()); }
+  // The same for synapses [k_begin, k_end) only: threads that own disjoint synapse ranges
+  // may call it concurrently.
+  void on_step(std::span<double> w, sim::Step step, std::size_t k_begin, std::size_t k_end) {
     assert(w.size() == e_.size());
     assert(step >= modulator_step_);
     if (std::all_of(modulator_.begin(), modulator_.end(), [](double m) { return m == 0.0; }))
       return;
     const bool online = params_.mode == LearningMode::online;
-    for (std::size_t k = 0; k < e_.size(); ++k) {
+    for (std::size_t k = k_begin; k < k_end; ++k) {
       const double m = modulator_[pairs_.post_of[k]];
       if (m == 0.0) continue;
       const double e = advance_e(k, step);

@@ -641,7 +641,28 @@ ProjectionSpec read_projection(TableReader& r, const std::vector<PopulationSpec>
                        max_delay_ms, max_delay_steps, dt_ms));
   if (r.has("plasticity")) {
     TableReader pl = r.table("plasticity");
-    const std::string rule = pl.choice("rule", {"none", "rstdp"}, "none");
+    const std::string rule = pl.choice("rule", {"none", "rstdp", "three_factor"}, "none");
+    if (rule == "three_factor") {
+      // models/three_factor.hpp defaults, every one overridable.
+      auto& q = p.plasticity.three_factor;
+      p.plasticity.rule = PlasticitySpec::Rule::three_factor;
+      q.eta = pl.number("eta", q.eta);
+      if (!(q.eta >= 0)) pl.fail("eta", "expected eta >= 0");
+      for (auto [key, ref] : {std::pair{"tau_e_ms", &q.tau_e_ms}, std::pair{"tau_pre_ms", &q.tau_pre_ms},
+                              std::pair{"tau_post_ms", &q.tau_post_ms}}) {
+        *ref = pl.number(key, *ref);
+        if (!(*ref > 0)) pl.fail(key, fmt::format("expected {} > 0", key));
+      }
+      q.a_pre = pl.number("a_pre", q.a_pre);
+      q.a_post_pre = pl.number("a_post_pre", q.a_post_pre);
+      q.a_pre_post = pl.number("a_pre_post", q.a_pre_post);
+      const std::string mode = pl.choice("mode", {"online", "consolidation"}, "online");
+      q.mode = mode == "online" ? models::plasticity::LearningMode::online
+                                : models::plasticity::LearningMode::consolidation;
+      q.bounds.w_min = pl.number("w_min", -1e300);
+      q.bounds.w_max = pl.number("w_max", 1e300);
+      if (!(q.bounds.w_min <= q.bounds.w_max)) pl.fail("w_max", "expected w_min <= w_max");
+    }
     if (rule == "rstdp") {
       // Izhikevich 2007 defaults (models/rstdp.hpp), every one overridable.
       auto& q = p.plasticity.rstdp;
@@ -661,14 +682,16 @@ ProjectionSpec read_projection(TableReader& r, const std::vector<PopulationSpec>
       const std::string pairing = pl.choice("pairing", {"all_to_all", "nearest"}, "all_to_all");
       q.pairing = pairing == "nearest" ? models::plasticity::StdpPairing::nearest
                                        : models::plasticity::StdpPairing::all_to_all;
+    }
+    if (rule != "none") {
       const bool constant_delay =
           p.rule == R::explicit_list
               ? std::all_of(p.connections.begin(), p.connections.end(),
                             [&](const ConnectionTriple& c) { return c.delay_ms == p.connections.front().delay_ms; })
               : p.delay_ms.kind == Distribution::Kind::constant;
       if (!constant_delay)
-        pl.fail("rule", "R-STDP needs a constant delay in its projection (per-neuron presynaptic "
-                        "traces are stamped at arrival)");
+        pl.fail("rule", "plasticity needs a constant delay in its projection (per-neuron "
+                        "presynaptic traces are stamped at arrival)");
     }
     pl.finish();
   }

@@ -524,14 +524,35 @@ Projection::Projection(const ProjectionSpec& spec, uint32_t index, const Populat
           plastic_w_.push_back(static_cast<double>(piece.syn[j].weight));
         }
     }
-    rstdp_ = std::make_unique<models::plasticity::RStdpRule>(
-        spec.plasticity.rstdp, dt_ms, std::move(pre_of), std::move(post_of), n_source_,
-        target.padded());
+    if (spec.plasticity.rule == PlasticitySpec::Rule::rstdp)
+      rstdp_ = std::make_unique<models::plasticity::RStdpRule>(
+          spec.plasticity.rstdp, dt_ms, std::move(pre_of), std::move(post_of), n_source_,
+          target.padded());
+    else
+      three_factor_ = std::make_unique<models::plasticity::ThreeFactorRule>(
+          spec.plasticity.three_factor, dt_ms, std::move(pre_of), std::move(post_of), n_source_,
+          target.padded());
   }
 }
 
 void Projection::on_post_spikes(Step k, std::span<const uint32_t> posts) {
-  for (uint32_t post : posts) rstdp_->on_post_spike(post, k, plastic_w_);
+  for (uint32_t post : posts) {
+    if (rstdp_)
+      rstdp_->on_post_spike(post, k, plastic_w_);
+    else
+      three_factor_->on_post_spike(post, k);
+  }
+}
+
+void Projection::learn(int part, Step k) {
+  if (!three_factor_) return;
+  const size_t t = static_cast<size_t>(part);
+  const uint64_t end = t + 1 < piece_base_.size() ? piece_base_[t + 1] : plastic_w_.size();
+  three_factor_->on_step(plastic_w_, k, piece_base_[t], end);
+}
+
+void Projection::consolidate() {
+  if (three_factor_) three_factor_->consolidate(plastic_w_);
 }
 
 void Projection::on_pre_arrivals(Step k, const SpikeHistory& source_spikes, uint32_t lo,
@@ -539,10 +560,20 @@ void Projection::on_pre_arrivals(Step k, const SpikeHistory& source_spikes, uint
   if (k < min_delay_) return;
   for (int sp = 0; sp < source_spikes.parts(); ++sp)
     for (uint32_t s : source_spikes.at(k - min_delay_, sp))
-      if (s >= lo && s < hi) rstdp_->bump_pre_trace(s, k);
+      if (s >= lo && s < hi) {
+        if (rstdp_)
+          rstdp_->bump_pre_trace(s, k);
+        else
+          three_factor_->bump_pre_trace(s, k);
+      }
 }
 
-void Projection::modulate(double amount, Step k) { rstdp_->on_modulator(amount, k, plastic_w_); }
+void Projection::modulate(double amount, Step k) {
+  if (rstdp_)
+    rstdp_->on_modulator(amount, k, plastic_w_);
+  else if (three_factor_)
+    three_factor_->on_modulator(amount, k);
+}
 
 void Projection::flush(Step k) {
   if (rstdp_) rstdp_->flush(k, plastic_w_);
@@ -588,13 +619,17 @@ void Projection::gather(int part, Step k, const SpikeHistory& source_spikes, Pop
         }
         continue;
       }
-      if (rstdp_) {
-        // Each arriving spike is a presynaptic event of its synapses (Izhikevich 2007): the
-        // weight is brought up to date and depressed by the post trace, then delivered.
+      if (plastic()) {
+        // Each arriving spike is a presynaptic event of its synapses: R-STDP (Izhikevich 2007)
+        // brings the weight up to date and depresses it by the post trace; the three-factor
+        // rule adds to the eligibility. Then the weight is delivered.
         const uint64_t base = piece_base_[static_cast<size_t>(part)];
         for (uint32_t s : spikes)
           for (uint32_t j = piece.row_begin[s]; j < piece.row_begin[s + 1]; ++j) {
-            rstdp_->on_pre(base + j, k, plastic_w_);
+            if (rstdp_)
+              rstdp_->on_pre(base + j, k, plastic_w_);
+            else
+              three_factor_->on_pre(base + j, k);
             in[piece.syn[j].target] += plastic_w_[base + j];
           }
         continue;
@@ -640,11 +675,11 @@ std::vector<Projection::Synapse> Projection::synapses() const {
         }
         continue;
       }
-      const uint64_t base = rstdp_ ? piece_base_[static_cast<size_t>(&piece - pieces_.data())] : 0;
+      const uint64_t base = plastic() ? piece_base_[static_cast<size_t>(&piece - pieces_.data())] : 0;
       for (uint32_t g = 0; g < groups_; ++g)
         for (uint32_t j = group_begin(piece, s, g); j < group_begin(piece, s, g + 1); ++j)
           out.push_back({s, piece.syn[j].target,
-                         rstdp_ ? plastic_w_[base + j] : static_cast<double>(piece.syn[j].weight),
+                         plastic() ? plastic_w_[base + j] : static_cast<double>(piece.syn[j].weight),
                          min_delay_ + g});
     }
     // Canonical order within a row: ascending target, ties in delay order.

@@ -126,14 +126,20 @@ class Projection {
   // Plasticity (only when spec().plasticity.rule != none). Synapse k of the rule is synapse
   // j of piece t at k = piece_base_[t] + j, so every synapse belongs to the thread that owns
   // its target, and each thread updates only its own synapses.
-  bool plastic() const { return rstdp_ != nullptr; }
+  bool plastic() const { return rstdp_ != nullptr || three_factor_ != nullptr; }
   // Postsynaptic spikes of step k (ascending target ids of one thread's partition: their
   // incoming synapses all lie in that thread's piece).
   void on_post_spikes(Step k, std::span<const uint32_t> posts);
   // Presynaptic traces for the spikes arriving at step k from sources in [lo, hi).
   void on_pre_arrivals(Step k, const SpikeHistory& source_spikes, uint32_t lo, uint32_t hi);
-  // A dopamine impulse at step k (one thread, between steps).
+  // The third factor at step k (one thread, between steps): a dopamine impulse for R-STDP,
+  // the modulator M held until the next call for the three-factor rule.
   void modulate(double amount, Step k);
+  // Three-factor rule: the weight change of step k for the synapses of partition `part`
+  // (after the step's postsynaptic events, before the arrivals of k + 1).
+  void learn(int part, Step k);
+  // Three-factor rule in consolidation mode: applies what was accumulated (between steps).
+  void consolidate();
   // Brings every plastic weight up to step k (before reading them).
   void flush(Step k);
 
@@ -176,6 +182,7 @@ class Projection {
   std::vector<Piece> pieces_;
   // Plastic projections keep their weights in double, indexed by rule synapse id.
   std::unique_ptr<models::plasticity::RStdpRule> rstdp_;
+  std::unique_ptr<models::plasticity::ThreeFactorRule> three_factor_;
   std::vector<double> plastic_w_;
   std::vector<uint64_t> piece_base_;
 };

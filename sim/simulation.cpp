@@ -62,6 +62,10 @@ void Simulation::modulate(uint32_t projection, double amount) {
   network_.projections().at(projection).modulate(amount, now_);
 }
 
+void Simulation::consolidate(uint32_t projection) {
+  network_.projections().at(projection).consolidate();
+}
+
 void Simulation::record(Step k) {
   auto& pops = network_.populations();
   for (uint32_t p = 0; p < pops.size(); ++p) {
@@ -141,7 +145,10 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
       }
 #pragma omp barrier
       for (auto& proj : projs)
-        if (proj.plastic()) proj.on_post_spikes(k, history_[proj.target()].at(k, tid));
+        if (proj.plastic()) {
+          proj.on_post_spikes(k, history_[proj.target()].at(k, tid));
+          proj.learn(tid, k);
+        }
       for (auto& proj : projs) proj.gather(tid, k + 1, history_[proj.source()], pops[proj.target()]);
 #pragma omp master
       try {

@@ -7,7 +7,8 @@
 //                   spikes of step k go into the spike history, per thread (ascending ids)
 //                                                                                   barrier
 //   2  post       — plastic projections: postsynaptic events of step k's spikes, each thread
-//                   for its own targets (whose incoming synapses are all its own)
+//                   for its own targets (whose incoming synapses are all its own), then the
+//                   three-factor weight change of step k on the thread's own synapses
 //      gather     — each thread adds, for its own target range, the charge arriving at
 //                   step k + 1: delay group d of the rows of the spikes emitted at k + 1 - d
 //                   (d >= 1, so every spike it needs is already in the history)
@@ -72,6 +73,9 @@ class Simulation {
   // A dopamine impulse into plastic projection `projection` at the current step; call from
   // the step hook (one thread, between steps).
   void modulate(uint32_t projection, double amount);
+  // Applies a consolidation-mode three-factor projection's accumulated change (between runs
+  // or from the step hook).
+  void consolidate(uint32_t projection);
 
   // Spikes of the last simulated step per population (ascending local ids).
   const std::vector<uint32_t>& last_spikes(uint32_t population) const {

@@ -9,6 +9,7 @@
 
 #include "models/izhikevich.hpp"
 #include "models/rstdp.hpp"
+#include "models/three_factor.hpp"
 #include "sim/time.hpp"
 
 namespace sim {
@@ -83,13 +84,16 @@ struct ConnectionTriple {
   double delay_ms = 1.0;
 };
 
-// Plasticity of a projection's weights. R-STDP (Izhikevich 2007) needs a constant delay:
-// its presynaptic traces are per neuron and stamped at arrival, which is one time per
-// neuron only when every synapse of the projection has the same delay.
+// Plasticity of a projection's weights: R-STDP (Izhikevich 2007) or the three-factor rule
+// (eligibility x modulator). Both need a constant delay: their presynaptic traces are per
+// neuron and stamped at arrival, which is one time per neuron only when every synapse of the
+// projection has the same delay. The third factor (dopamine, or error x gate) is delivered
+// by experiments through Simulation::modulate.
 struct PlasticitySpec {
-  enum class Rule { none, rstdp };
+  enum class Rule { none, rstdp, three_factor };
   Rule rule = Rule::none;
   models::plasticity::RStdpParams rstdp;
+  models::plasticity::ThreeFactorParams three_factor;
 };
 
 struct ProjectionSpec {

@@ -674,3 +674,101 @@ weight = 2
                        "no element named '2' in [[projection]] (select one by name, or by position 0..1)",
                        InputError);
 }
+
+TEST_CASE("the three-factor rule on a projection equals the rule driven by hand") {
+  // As for R-STDP above; the documented order per step k: modulator at the start of step k,
+  // post events of step k, the weight change of step k (on_step), pre events of the spikes
+  // arriving at k + 1, then the presynaptic traces stamped k + 1. Modulator values alternate
+  // sign, as a prediction error would.
+  NetworkSpec net;
+  net.dt_ms = 0.5;
+  PopulationSpec pre = population("pre", 4);
+  pre.drive.mean = 8.0;
+  pre.drive.noise_sigma = 4.0;
+  PopulationSpec post = population("post", 3);
+  post.drive.mean = 4.0;
+  post.drive.noise_sigma = 4.0;
+  net.populations = {pre, post};
+  ProjectionSpec proj;
+  proj.source = 0;
+  proj.target = 1;
+  proj.rule = ProjectionSpec::Rule::explicit_list;
+  for (uint32_t s = 0; s < 4; ++s)
+    for (uint32_t t = 0; t < 3; ++t) proj.connections.push_back({s, t, 1.0 + 0.1 * s, 1.5});
+  proj.plasticity.rule = PlasticitySpec::Rule::three_factor;
+  auto& q = proj.plasticity.three_factor;
+  q.eta = 0.05;
+  q.a_pre = 0.2;
+  q.a_pre_post = 0.5;
+  q.bounds = {.w_min = 0.0, .w_max = 3.0};
+  net.projections = {proj};
+  auto modulator_at = [](Step k) -> std::optional<double> {
+    if (k % 200 == 0) return (k / 200) % 2 ? -0.7 : 0.9;
+    if (k % 200 == 100) return 0.0;  // gate closed half of the time
+    return std::nullopt;
+  };
+  const Step steps = 2000, delay = 3;  // 1.5 ms at dt = 0.5
+
+  for (int threads : {1, 2, 3}) {
+    RunSpec run;
+    run.seed = 8;
+    run.threads = threads;
+    Simulation simulation(net, run);
+    MemorySink sink;
+    simulation.add_sink(&sink);
+    simulation.set_step_hook([&](Step k) {
+      if (auto m = modulator_at(k)) simulation.modulate(0, *m);
+    });
+    simulation.begin("test", "", steps);
+    simulation.run(steps);
+    simulation.end(true);
+    const auto engine_w = simulation.network().projections()[0].synapses();
+
+    std::vector<std::vector<uint32_t>> pre_spikes(steps + 2), post_spikes(steps + 2);
+    for (const auto& s : sink.all()) (s.population == 0 ? pre_spikes : post_spikes)[s.step].push_back(s.id);
+    std::vector<uint32_t> pre_of, post_of;
+    std::vector<double> w;
+    for (const auto& s : engine_w) {
+      pre_of.push_back(s.source), post_of.push_back(s.target);
+      w.push_back(1.0 + 0.1 * s.source);
+    }
+    models::plasticity::ThreeFactorRule ref(q, 0.5, pre_of, post_of, 4, 3);
+    for (Step k = 0; k < steps; ++k) {
+      if (auto m = modulator_at(k)) ref.on_modulator(*m, k);
+      for (uint32_t p : post_spikes[k]) ref.on_post_spike(p, k);
+      ref.on_step(w, k);
+      if (k + 1 >= delay)
+        for (uint32_t s : pre_spikes[k + 1 - delay]) {
+          for (size_t i = 0; i < pre_of.size(); ++i)
+            if (pre_of[i] == s) ref.on_pre(i, k + 1);
+          ref.bump_pre_trace(s, k + 1);
+        }
+    }
+    size_t moved = 0;
+    for (size_t i = 0; i < w.size(); ++i) {
+      CHECK(engine_w[i].weight == w[i]);
+      moved += w[i] != 1.0 + 0.1 * pre_of[i];
+    }
+    CHECK(moved == w.size());
+  }
+}
+
+TEST_CASE("plasticity on a projection with several delays is refused at its key") {
+  CHECK_THROWS_WITH_AS(from_toml(R"(
+[simulation]
+duration_ms = 10
+[[population]]
+name = "a"
+size = 10
+[[projection]]
+source = "a"
+target = "a"
+rule = "all_to_all"
+weight = 1
+delay_ms = { dist = "uniform_int", low = 1, high = 3 }
+plasticity = { rule = "three_factor", eta = 0.1 }
+)"),
+                       "plasticity needs a constant delay in its projection (per-neuron presynaptic "
+                       "traces are stamped at arrival)",
+                       InputError);
+}
