@@ -2,6 +2,8 @@
 
 #include <omp.h>
 
+#include <atomic>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -128,28 +130,62 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
     progress_(r);
   };
 
+  // Partitions are units of work: a thread handles parts tid, tid + n, ... so the results
+  // do not depend on how many threads OpenMP actually grants (OMP_DYNAMIC, thread limits,
+  // nested regions); with the requested number each thread has exactly one part.
+  // An exception must not cross the parallel region: the first is kept, every thread stops
+  // at the next check, and it is rethrown after the region.
+  std::atomic<bool> failed{false};
+  auto keep = [&](std::exception_ptr e) {
+#pragma omp critical(snnsim_failure)
+    if (!failure) failure = e;
+    failed.store(true);
+  };
+  const int parts = threads_;
 #pragma omp parallel num_threads(threads_)
   {
     const int tid = omp_get_thread_num();
+    const int n_threads = omp_get_num_threads();
     for (Step k = first; k < last; ++k) {
       if (hook_) {
+        // The barrier makes the hook run strictly between steps (after phase 4 of k - 1).
+#pragma omp barrier
 #pragma omp single
-        hook_(k);
+        try {
+          hook_(k);
+        } catch (...) {
+          keep(std::current_exception());
+        }
         // implicit barrier of single: external currents are set before anyone advances
+        if (failed.load()) break;
       }
-      for (uint32_t p = 0; p < pops.size(); ++p) {
-        auto& mine = history_[p].at(k, tid);
-        mine.clear();
-        const Partition& part = network_.partition(p);
-        pops[p].advance(k, part.lo(tid), part.hi(tid), mine, scratch_[static_cast<size_t>(tid)]);
+      try {
+        for (int part = tid; part < parts; part += n_threads)
+          for (uint32_t p = 0; p < pops.size(); ++p) {
+            auto& mine = history_[p].at(k, part);
+            mine.clear();
+            const Partition& range = network_.partition(p);
+            pops[p].advance(k, range.lo(part), range.hi(part), mine,
+                            scratch_[static_cast<size_t>(part)]);
+          }
+      } catch (...) {
+        keep(std::current_exception());
       }
 #pragma omp barrier
-      for (auto& proj : projs)
-        if (proj.plastic()) {
-          proj.on_post_spikes(k, history_[proj.target()].at(k, tid));
-          proj.learn(tid, k);
+      if (failed.load()) break;
+      try {
+        for (int part = tid; part < parts; part += n_threads) {
+          for (auto& proj : projs)
+            if (proj.plastic()) {
+              proj.on_post_spikes(k, history_[proj.target()].at(k, part));
+              proj.learn(part, k);
+            }
+          for (auto& proj : projs)
+            proj.gather(part, k + 1, history_[proj.source()], pops[proj.target()]);
         }
-      for (auto& proj : projs) proj.gather(tid, k + 1, history_[proj.source()], pops[proj.target()]);
+      } catch (...) {
+        keep(std::current_exception());
+      }
 #pragma omp master
       try {
         record(k);
@@ -166,16 +202,16 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
         }
         if (stop && stop->load(std::memory_order_relaxed)) stopped = true;
       } catch (...) {
-        // An exception must not cross the parallel region: keep it, stop, rethrow below.
-        failure = std::current_exception();
-        stopped = true;
+        keep(std::current_exception());
       }
 #pragma omp barrier
-      for (auto& proj : projs)
-        if (proj.plastic()) {
-          const Partition& part = network_.partition(proj.source());
-          proj.on_pre_arrivals(k + 1, history_[proj.source()], part.lo(tid), part.hi(tid));
-        }
+      if (failed.load()) break;
+      for (int part = tid; part < parts; part += n_threads)
+        for (auto& proj : projs)
+          if (proj.plastic()) {
+            const Partition& range = network_.partition(proj.source());
+            proj.on_pre_arrivals(k + 1, history_[proj.source()], range.lo(part), range.hi(part));
+          }
       if (stopped) break;
     }
   }

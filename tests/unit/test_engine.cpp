@@ -772,3 +772,59 @@ plasticity = { rule = "three_factor", eta = 0.1 }
                        "traces are stamped at arrival)",
                        InputError);
 }
+
+TEST_CASE("fewer OpenMP threads than partitions still advance every partition") {
+  // Inside an enclosing parallel region (nested parallelism off) the simulation's region gets
+  // one thread for its three partitions; OMP_DYNAMIC or OMP_THREAD_LIMIT do the same.
+  NetworkConfig cfg = from_toml(R"(
+[simulation]
+duration_ms = 200
+seed = 4
+threads = 3
+[[population]]
+name = "exc"
+size = 300
+heterogeneity = "izhikevich2003_excitatory"
+drive = { noise_sigma = 5.0 }
+[[projection]]
+source = "exc"
+target = "exc"
+rule = "fixed_outdegree"
+outdegree = 30
+weight = { dist = "uniform", low = 0, high = 3 }
+delay_ms = { dist = "uniform_int", low = 1, high = 4 }
+)");
+  const auto granted = run_spikes(cfg, 3);
+  std::vector<MemorySink::Spike> starved;
+#pragma omp parallel num_threads(1)
+  starved = run_spikes(cfg, 3);
+  REQUIRE(granted.size() > 100);
+  CHECK(starved == granted);
+}
+
+TEST_CASE("an exception in the step hook or a sink ends run() with that exception") {
+  NetworkSpec net;
+  PopulationSpec p = population("p", 70);
+  p.drive.mean = 20.0;
+  net.populations = {p};
+  for (int threads : {1, 2}) {
+    RunSpec run;
+    run.threads = threads;
+    Simulation simulation(net, run);
+    simulation.set_step_hook([](Step k) {
+      if (k == 3) throw std::runtime_error("hook failed at step 3");
+    });
+    simulation.begin("test", "", 10);
+    CHECK_THROWS_WITH_AS(simulation.run(10), "hook failed at step 3", std::runtime_error);
+    CHECK(simulation.now() == 3);
+  }
+  struct FailingSink final : Sink {
+    void spikes(Step, uint32_t, std::span<const uint32_t>) override { throw std::runtime_error("disk full"); }
+  } sink;
+  RunSpec run;
+  run.threads = 2;
+  Simulation simulation(net, run);
+  simulation.add_sink(&sink);
+  simulation.begin("test", "", 100);
+  CHECK_THROWS_WITH_AS(simulation.run(100), "disk full", std::runtime_error);
+}
