@@ -152,7 +152,9 @@ void apply_override(ConfigDocument& doc, const std::string& assignment) {
         if (auto c = closest(wanted, names))
           msg += fmt::format(" (did you mean '{}'?)", *c);
         else
-          msg += fmt::format(" (select one by name, or by position 0..{})", arr->size() - 1);
+          msg += arr->empty() ? std::string(" (it is empty)")
+                              : fmt::format(" (select one by name, or by position 0..{})",
+                                            arr->size() - 1);
         throw InputError(origin, 0, key, msg);
       }
       t = found;
@@ -344,6 +346,7 @@ Distribution TableReader::distribution(std::string_view key, std::optional<Distr
     d = *fallback;
   } else if (n->is_integer() || n->is_floating_point()) {
     d = Distribution::constant_value(*n->value<double>());
+    if (!std::isfinite(d.p1)) fail(key, "expected a finite number");
   } else if (const auto* t = n->as_table()) {
     toml::table mirror;
     TableReader r(*t, dotted(key), *file_, mirror);
@@ -458,6 +461,11 @@ namespace {
 
 namespace iz = models::izhikevich;
 
+constexpr uint64_t kMaxDelaySteps = uint64_t{1} << 20;
+// Expected Poisson input spikes per neuron and step above which the per-step inversion is
+// neither fast nor exact (exp(-lambda) underflows at 745).
+constexpr double kMaxPoissonPerStep = 30.0;
+
 Step steps_of(TableReader& r, std::string_view key, double ms, double dt_ms) {
   // Beyond 2^53 steps a double no longer tells whole steps apart, and the step counter's
   // conversion would overflow: such a run would never end.
@@ -479,7 +487,7 @@ void check_delay(TableReader& r, std::string_view key, const Distribution& d, do
   }
 }
 
-PopulationSpec read_population(TableReader& r, std::set<std::string>& names) {
+PopulationSpec read_population(TableReader& r, std::set<std::string>& names, double dt_ms) {
   PopulationSpec p;
   p.name = r.string("name");
   if (p.name.empty() || p.name.find_first_of("/. ") != std::string::npos)
@@ -525,6 +533,13 @@ PopulationSpec read_population(TableReader& r, std::set<std::string>& names) {
   if (p.drive.noise_sigma < 0) drive.fail("noise_sigma", "expected noise_sigma >= 0");
   p.drive.poisson_rate_hz = drive.number("poisson_rate_hz", 0.0);
   if (p.drive.poisson_rate_hz < 0) drive.fail("poisson_rate_hz", "expected a rate >= 0 Hz");
+  if (p.drive.poisson_rate_hz * dt_ms * 1e-3 > kMaxPoissonPerStep)
+    drive.fail("poisson_rate_hz",
+               fmt::format("{} Hz at dt = {} ms is {} input spikes per step; at most {} are "
+                           "supported (model many inputs as several populations or a mean plus "
+                           "noise current)",
+                           p.drive.poisson_rate_hz, dt_ms, p.drive.poisson_rate_hz * dt_ms * 1e-3,
+                           kMaxPoissonPerStep));
   p.drive.poisson_weight = drive.number("poisson_weight", 0.0);
   drive.finish();
 
@@ -584,6 +599,10 @@ ProjectionSpec read_projection(TableReader& r, const std::vector<PopulationSpec>
     const int64_t k = r.integer(key);
     const uint32_t candidates = (out ? n_tgt : n_src) - (same && !p.allow_autapses ? 1 : 0);
     if (k < 0) r.fail(key, fmt::format("expected {} >= 0, got {}", key, k));
+    if (k > UINT32_MAX) r.fail(key, fmt::format("expected {} < 2^32, got {}", key, k));
+    if (k > 0 && candidates == 0)
+      r.fail(key, fmt::format("{} {} but there is no candidate (a single neuron without autapses)",
+                              key, k));
     if (!p.allow_multapses && k > candidates)
       r.fail(key, fmt::format("{} {} exceeds the {} distinct candidates (set multapses = true "
                               "to allow repeats)", key, k, candidates));
@@ -627,18 +646,19 @@ ProjectionSpec read_projection(TableReader& r, const std::vector<PopulationSpec>
     p.delay_ms = r.distribution("delay_ms", Distribution::constant_value(dt_ms));
     check_delay(r, "delay_ms", p.delay_ms, dt_ms);
   }
-  // The network holds delays as 32-bit step counts (and a history one step deeper):
-  // a longer delay would wrap around silently to a short one.
+  // Each population keeps (largest delay + 1) steps of spike history per thread, and a
+  // projection with random delays a group offset per delay value per source: delays are
+  // bounded so that this can never exhaust memory (2^20 steps is 105 s at dt = 0.1 ms).
   double max_delay_ms = p.rule == R::explicit_list                         ? 0.0
                         : p.delay_ms.kind == Distribution::Kind::uniform_int ? p.delay_ms.p2
                                                                              : p.delay_ms.p1;
   for (const auto& c : p.connections) max_delay_ms = std::max(max_delay_ms, c.delay_ms);
   const double max_delay_steps = std::round(max_delay_ms / dt_ms);
-  if (max_delay_steps > static_cast<double>(UINT32_MAX - 1))
+  if (max_delay_steps > static_cast<double>(kMaxDelaySteps))
     r.fail(p.rule == R::explicit_list ? "connections" : "delay_ms",
            fmt::format("the longest delay, {} ms, is {:.0f} steps of dt = {} ms: more than the "
-                       "2^32 - 2 steps a delay can have",
-                       max_delay_ms, max_delay_steps, dt_ms));
+                       "{} steps (2^20) a delay can have",
+                       max_delay_ms, max_delay_steps, dt_ms, kMaxDelaySteps));
   if (r.has("plasticity")) {
     TableReader pl = r.table("plasticity");
     const std::string rule = pl.choice("rule", {"none", "rstdp", "three_factor"}, "none");
@@ -723,7 +743,7 @@ NetworkConfig read_network_config(TableReader& root) {
   std::set<std::string> names;
   auto pops = root.tables("population", true);
   if (pops.empty()) root.fail("population", "expected at least one [[population]]");
-  for (auto& p : pops) out.network.populations.push_back(read_population(p, names));
+  for (auto& p : pops) out.network.populations.push_back(read_population(p, names, out.network.dt_ms));
   auto projs = root.tables("projection");
   for (size_t i = 0; i < projs.size(); ++i)
     out.network.projections.push_back(
@@ -739,12 +759,16 @@ NetworkConfig read_network_config(TableReader& root) {
                                        out.network.populations[ts.population].name, n - 1));
       ts.node_ids.push_back(static_cast<uint32_t>(id));
     }
+    if (ts.node_ids.empty()) t.fail("node_ids", "expected at least one neuron to record");
     std::sort(ts.node_ids.begin(), ts.node_ids.end());
     ts.node_ids.erase(std::unique(ts.node_ids.begin(), ts.node_ids.end()), ts.node_ids.end());
     ts.start_ms = t.number("start_ms", 0.0);
     ts.stop_ms = t.number("stop_ms", out.run.duration_ms);
     if (!(ts.start_ms >= 0 && ts.stop_ms >= ts.start_ms))
       t.fail("stop_ms", "expected 0 <= start_ms <= stop_ms");
+    if (ts.stop_ms > out.run.duration_ms)
+      t.fail("stop_ms", fmt::format("expected stop_ms <= the run's duration_ms ({})",
+                                    out.run.duration_ms));
     steps_of(t, "start_ms", ts.start_ms, out.network.dt_ms);
     steps_of(t, "stop_ms", ts.stop_ms, out.network.dt_ms);
     t.finish();

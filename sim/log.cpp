@@ -19,6 +19,7 @@ Log::~Log() {
 void Log::open_file(const std::string& path) {
   if (file_) std::fclose(file_);
   file_ = std::fopen(path.c_str(), "w");
+  if (!file_) warn("cannot write the log file " + path + "; messages go to the terminal only");
 }
 
 void Log::to_file(const std::string& line) {

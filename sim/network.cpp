@@ -334,7 +334,7 @@ class RowGenerator {
         const double log_q = std::log1p(-p);
         double t = -1.0;
         for (;;) {
-          t += 1.0 + std::floor(std::log(conn.uniform_open01()) / log_q);
+          t += 1.0 + std::floor(std::log(conn.uniform_open53()) / log_q);
           if (t >= n_target_) break;
           const auto ti = static_cast<uint32_t>(t);
           if (ti != skip) targets.push_back(ti);
@@ -408,7 +408,11 @@ Projection::Projection(const ProjectionSpec& spec, uint32_t index, const Populat
                        Population& target, uint64_t seed, double dt_ms,
                        const Partition& target_partition)
     : spec_(spec), n_source_(source.size()), n_target_(target.size()) {
-  min_delay_ = std::max(1u, min_delay_of(spec, dt_ms));
+  // A delay below one step would deliver into the step being advanced (the config refuses
+  // it; specs built in code are checked here).
+  if (min_delay_of(spec, dt_ms) < 1)
+    throw std::invalid_argument("projection '" + spec.name + "': delays must be at least one step");
+  min_delay_ = min_delay_of(spec, dt_ms);
   max_delay_ = std::max(min_delay_, max_delay_of(spec, dt_ms));
   groups_ = max_delay_ - min_delay_ + 1;
 

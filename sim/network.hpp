@@ -8,8 +8,9 @@
 //   (vectorised) code path whatever the thread count: results are bitwise identical.
 // - A thread owns the target range [lo, hi) of every population: it alone updates those
 //   neurons and alone adds into their arrival buffers, so delivery needs no atomics.
-// - Each target neuron receives its inputs in one fixed order (projection order, then
-//   ascending source id, then synapse order in the row), independent of the partition.
+// - Each target neuron receives its inputs in one fixed order (projection order, then delay
+//   group, then ascending source id, then synapse order in the group), independent of the
+//   partition.
 #include <cstdint>
 #include <memory>
 #include <span>

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdint>
 #include <numbers>
+#include <stdexcept>
 
 namespace sim::rng {
 
@@ -92,8 +93,11 @@ class Stream {
   }
   // Uniform on [lo, hi).
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
-  // Uniform on the open interval (0, 1).
+  // Uniform on the open interval (0, 1), 32 bits.
   double uniform_open01() { return uniform_open(next_u32()); }
+  // Uniform on the open interval (0, 1), 53 bits: for log(u) where tiny u matter (geometric
+  // gaps at small probabilities).
+  double uniform_open53() { return uniform() + 0x1p-54; }
   double normal() {
     if (has_spare_) {
       has_spare_ = false;
@@ -129,6 +133,9 @@ class Stream {
   // Poisson(lambda) by sequential inversion of the CDF: exact, with cost growing like
   // lambda, which suits per-step input counts (lambda = rate * dt, usually below 1).
   uint32_t poisson(double lambda) {
+    // exp(-lambda) underflows above ~745; callers keep lambda small (the config bounds it).
+    if (!(lambda >= 0.0 && lambda <= 700.0))
+      throw std::invalid_argument("rng::Stream::poisson: lambda must be in [0, 700]");
     const double u = uniform();
     double p = std::exp(-lambda);
     double cdf = p;

@@ -27,8 +27,9 @@ inline constexpr uint32_t kPhiloxW1 = 0xBB67AE85u;
 
 // The transform works in single precision: noise currents need no more than float's 24
 // bits, and float doubles the lanes per vector. Uniforms take the top 24 bits of a word,
-// u = (x + 1/2) / 2^24 in (0, 1), exactly representable; |z| is therefore at most
-// sqrt(-2 ln(2^-25)) = 5.9 (the tail beyond has probability 4e-9).
+// u = (x + 1/2) / 2^24, rounded to float: never 0, so log(u) is finite (the largest values
+// round to 1, giving z = 0); |z| is at most sqrt(-2 ln(2^-25)) = 5.9 (the tail beyond has
+// probability 4e-9).
 inline float uniform24(uint32_t x) { return (static_cast<float>(x >> 8) + 0.5f) * 0x1p-24f; }
 
 // Natural log for x in (0, 1], from +, *, / and bit manipulation only.

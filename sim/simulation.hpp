@@ -18,7 +18,8 @@
 //                   spikes arriving at k + 1 from its own source range (read only in phase 2
 //                   of later steps, after a barrier)
 // An epoch is flush_interval steps: at its end the sinks flush (a crash loses at most one
-// epoch), progress is reported and a stop request (Ctrl-C) is honoured. With shared memory
+// epoch). Progress is reported every progress interval, and a stop request (Ctrl-C) is
+// honoured at the end of the current step. With shared memory
 // and delivery every step, the min_delay epochs of distributed simulators are not needed
 // for correctness; min_delay_steps() is kept for the distributed engine.
 #include <atomic>

@@ -144,10 +144,15 @@ CONFIG_ERRORS = [
      "simulation.duration_ms", "200 ms is more than 2^53 steps of dt = 1e-300 ms"),
     # Regression: 3e9 ms / 0.5 ms = 6e9 steps does not fit the engine's 32-bit step
     # counts; it wrapped around to a short delay (or ran out of memory) without a word.
+    # Delays are now bounded at 2^20 steps, which also bounds the spike-history memory.
     ("delay beyond 2^32 steps", edit("delay_ms = 1.5", "delay_ms = 3e9"),
      "delay_ms = 3e9", "projection[0].delay_ms",
      "the longest delay, 3000000000 ms, is 6000000000 steps of dt = 0.5 ms: more than the "
-     "2^32 - 2 steps a delay can have"),
+     "1048576 steps (2^20) a delay can have"),
+    ("delay beyond 2^20 steps", edit("delay_ms = 1.5", "delay_ms = 524288.5"),
+     "delay_ms = 524288.5", "projection[0].delay_ms",
+     "the longest delay, 524288.5 ms, is 1048577 steps of dt = 0.5 ms: more than the "
+     "1048576 steps (2^20) a delay can have"),
 ]
 
 

@@ -828,3 +828,52 @@ TEST_CASE("an exception in the step hook or a sink ends run() with that exceptio
   simulation.begin("test", "", 100);
   CHECK_THROWS_WITH_AS(simulation.run(100), "disk full", std::runtime_error);
 }
+
+TEST_CASE("config refuses inputs that used to hang, overflow or run wrongly") {
+  const std::string base = R"(
+[simulation]
+duration_ms = 100
+[[population]]
+name = "a"
+size = SIZE
+drive = DRIVE
+[[projection]]
+source = "a"
+target = "a"
+rule = "fixed_indegree"
+indegree = 1
+autapses = false
+multapses = true
+weight = WEIGHT
+TRACE
+)";
+  auto make = [&](std::string size, std::string drive, std::string weight, std::string trace) {
+    std::string text = base;
+    auto put = [&](const std::string& what, const std::string& with) {
+      text.replace(text.find(what), what.size(), with);
+    };
+    put("SIZE", size);
+    put("DRIVE", drive);
+    put("WEIGHT", weight);
+    put("TRACE", trace);
+    return text;
+  };
+  const std::string ok_trace = "[[trace]]\npopulation = \"a\"\nnode_ids = [0]\n";
+  CHECK_NOTHROW(from_toml(make("2", "{}", "1", ok_trace)));
+  // A single neuron without autapses has no candidate source: sampling would never end.
+  CHECK_THROWS_WITH_AS(from_toml(make("1", "{}", "1", ok_trace)),
+                       "indegree 1 but there is no candidate (a single neuron without autapses)",
+                       InputError);
+  // Non-finite constants would run to a silent, all-NaN result.
+  CHECK_THROWS_WITH_AS(from_toml(make("2", "{}", "nan", ok_trace)), "expected a finite number",
+                       InputError);
+  // exp(-lambda) underflows for large lambda: the Poisson count would be capped, not drawn.
+  CHECK_THROWS_AS(from_toml(make("2", "{ poisson_rate_hz = 40000.0 }", "1", ok_trace)), InputError);
+  // An empty trace, or one past the run, used to fail only after the run folder existed.
+  CHECK_THROWS_WITH_AS(
+      from_toml(make("2", "{}", "1", "[[trace]]\npopulation = \"a\"\nnode_ids = []\n")),
+      "expected at least one neuron to record", InputError);
+  CHECK_THROWS_WITH_AS(
+      from_toml(make("2", "{}", "1", ok_trace + "stop_ms = 200\n")),
+      "expected stop_ms <= the run's duration_ms (100)", InputError);
+}
