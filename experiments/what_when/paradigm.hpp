@@ -90,6 +90,14 @@ double slope(const std::vector<double>& x, const std::vector<double>& y);
 long trials_to_recover(const std::vector<double>& error, std::size_t change, double steady,
                        double fraction = 0.9, std::size_t smooth = 5);
 
+// The target handed to an RLS (FORCE) update so that its error before the update,
+// drive - returned target, is the error of the rectified output, max(0, drive) - target:
+// target + min(0, drive). A negative drive where the target is 0 is then no error, as for
+// the three-factor readout, whose modulator is target - max(0, drive).
+inline double rectified_rls_target(double target, double drive) {
+  return target + (drive < 0.0 ? drive : 0.0);
+}
+
 // Angle between two vectors in degrees (90 when one is zero).
 double angle_deg(const std::vector<double>& a, const std::vector<double>& b);
 

@@ -63,7 +63,8 @@ struct Config {
   // FORCE
   bool force = true;
   std::string force_cue;
-  double force_update_ms = 20, force_alpha_trials = 1.0;
+  double force_update_ms = 10, force_alpha_trials = 1.0;
+  bool force_rectify = true;
   // clock decoder
   uint32_t clock_trials = 150;
   double clock_sample_ms = 20, clock_max_ms = 1200, cue_decode_ms = 1000;
@@ -177,10 +178,15 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
   c.force = f.boolean("enabled", true);
   c.force_cue = f.string("cue", c.cues.front());
   index_of(f, "cue", c.cues, c.force_cue);
-  c.force_update_ms = f.number("update_every_ms", 20.0);
+  c.force_update_ms = f.number("update_every_ms", 10.0);
   steps_of(f, "update_every_ms", c.force_update_ms, dt);
   c.force_alpha_trials = f.number("alpha_trials", 1.0);
   if (!(c.force_alpha_trials > 0)) f.fail("alpha_trials", "expected > 0");
+  // The scored FORCE output is max(0, w.x), like the three-factor readout's (RLS itself
+  // fits the linear drive w.x, the closed form of models/force_rls.hpp). Unrectified, the
+  // noise of a fresh post-reset fit below zero alone kept FORCE's error above the
+  // three-factor rule's asymptote, so "recovery" measured readout shape, not adaptation.
+  c.force_rectify = f.boolean("rectify", true);
   f.finish();
 
   sim::TableReader k = root.table("clock");
@@ -371,8 +377,8 @@ class Session {
     for (std::size_t o = 0; o < what_.size(); ++o) rec_what_[o][row] = what_[o].output(x_);
     const bool force_trial = cfg_.force && t.cue == force_cue_ && force_a_;
     if (force_trial) {
-      rec_force_[0][row] = frozen_output(w_force_[0], false);
-      rec_force_[1][row] = frozen_output(w_force_[1], false);
+      rec_force_[0][row] = frozen_output(w_force_[0], cfg_.force_rectify);
+      rec_force_[1][row] = frozen_output(w_force_[1], cfg_.force_rectify);
     }
     if (!in_trial) return;
 
@@ -393,8 +399,8 @@ class Session {
     for (std::size_t o = 0; o < what_.size(); ++o)
       what_[o].learn(x_, (t.occurred && t.outcome == o) ? 1.0 : 0.0, g);
     if (force_trial && g > 0 && (s - cue) % force_steps() == 0) {
-      force_a_->update(x_, target_when);
-      if (force_b_) force_b_->update(x_, target_when);
+      force_update(*force_a_, target_when);
+      if (force_b_) force_update(*force_b_, target_when);
     }
     if (trial_ < cfg_.clock_trials && (s - cue) % clock_steps_ == 0 &&
         static_cast<std::size_t>((s - cue) / clock_steps_) < clock_per_trial_) {
@@ -405,6 +411,15 @@ class Session {
   }
 
   sim::Step force_steps() const { return step(cfg_.force_update_ms); }
+
+  // One RLS step. With rectification the error is that of the rectified output,
+  // max(0, w.x) - d, the error the three-factor rule learns from (M = d - max(0, w.x)): RLS
+  // is given the target d + min(0, w.x), so a negative drive where d = 0 is no error, as for
+  // the three-factor readout. Without it, FORCE must also pin w.x to 0 outside the target
+  // bump, a harder (linear) fit whose asymptotic error stayed above the three-factor rule's.
+  void force_update(ro::RlsReadout& r, double target) {
+    r.update(x_, cfg_.force_rectify ? rectified_rls_target(target, r.drive(x_)) : target);
+  }
 
   double frozen_output(const std::vector<double>& w, bool rectify) const {
     double y = 0;
@@ -880,7 +895,8 @@ Experiment experiment() {
   return {"what_when",
           "what/when prediction: cue-driven reservoir, three-factor when/what readouts and a "
           "FORCE baseline, with timing, probability, adaptation and angle metrics",
-          {"experiments/what_when.toml", "experiments/what_when_small.toml"},
+          {"experiments/what_when.toml", "experiments/what_when_small.toml",
+           "experiments/what_when_timing.toml"},
           run,
           validate};
 }

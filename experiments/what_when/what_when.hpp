@@ -20,6 +20,12 @@
 //    0 otherwise; what target: 1 inside the gate on trials where that outcome occurred;
 //  - gate: the attention gate (models/attention_gate.hpp) open from the cue for trial_ms,
 //    surprise terms off by default;
+//  - FORCE: RLS (models/force_rls.hpp) on the same features every 10 ms inside the gate,
+//    P(0) = I / alpha with alpha = one trial's worth of the mean eigenvalue of E[x x^T]; its
+//    scored output is max(0, w.x) and it learns the rectified output's error (target handed
+//    to RLS: d + min(0, w.x)), as the three-factor readout does (force.rectify = true). A
+//    plain linear RLS must also hold w.x at 0 outside the target bump; its error stayed
+//    above the three-factor rule's, and after a P reset it did not recover in 100 trials;
 //  - scoring: outputs computed with the weights frozen at trial start (the online learner
 //    changes them during the trial with a target that already knows whether the outcome
 //    will come), averaged over the last `snapshot_trials` trials of a cue (one weight

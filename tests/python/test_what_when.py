@@ -94,6 +94,11 @@ def test_adaptation(result):
     # t90 is a lower bound; with only 60 pre-change trials the acceptance ratio (>= 3x after
     # >= 300 trials) is not claimed, but it must be clearly slower.
     assert m["adaptation_ratio_force_noreset"] >= 2
+    # FORCE with a P reset at the change recovers within the block, faster than without a
+    # reset. The acceptance ratio (within 2x of the three-factor rule) is not claimed: on the
+    # full config it holds for some schedule seeds only.
+    assert m["adaptation_t90_force_reset_censored"] == 0
+    assert m["adaptation_t90_force_reset"] < m["adaptation_t90_force_noreset"]
 
 
 def test_figures(result, tmp_path):

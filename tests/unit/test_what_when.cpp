@@ -10,6 +10,7 @@
 #include "experiments/registry.hpp"
 #include "experiments/what_when/paradigm.hpp"
 #include "experiments/what_when/what_when.hpp"
+#include "models/force_rls.hpp"
 #include "sim/rng.hpp"
 
 namespace ww = experiments::what_when;
@@ -259,4 +260,26 @@ TEST_CASE("built-in configs validate; a condition naming an unknown cue is rejec
     CHECK(err.key.find("cue") != std::string::npos);
     CHECK(std::string(err.what()).find("Q") != std::string::npos);
   }
+}
+
+TEST_CASE("FORCE with a rectified output: RLS sees the rectified error, w moves only on it") {
+  // Error before the update = drive - rectified_rls_target = max(0, drive) - target (by the
+  // definition of the rectified output), checked on the RLS model itself.
+  models::readout::RlsReadout r(2, {.alpha = 1.0, .update_every_steps = 1}, {1.0, -1.0});
+  const std::vector<double> neg = {0.0, 2.0};  // drive -2
+  const std::vector<double> pos = {3.0, 1.0};  // drive 2
+  CHECK(ww::rectified_rls_target(0.25, 2.0) == 0.25);
+  CHECK(ww::rectified_rls_target(0.25, -2.0) == -1.75);
+  // Negative drive, target 0: the rectified output (0) is right, so no error and w stays.
+  CHECK(r.update(neg, ww::rectified_rls_target(0.0, r.drive(neg))) == 0.0);
+  CHECK(r.weights()[0] == 1.0);
+  CHECK(r.weights()[1] == -1.0);
+  // Negative drive, target 0.5: error max(0, -2) - 0.5 = -0.5 (not -2.5), so the output
+  // is pushed up by the target only.
+  const double d_neg = r.drive(neg);
+  CHECK(r.update(neg, ww::rectified_rls_target(0.5, d_neg)) == doctest::Approx(-0.5));
+  CHECK(r.drive(neg) > d_neg);
+  // Positive drive: the plain RLS error.
+  const double d_pos = r.drive(pos);
+  CHECK(r.update(pos, ww::rectified_rls_target(0.25, d_pos)) == doctest::Approx(d_pos - 0.25));
 }
