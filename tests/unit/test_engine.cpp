@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <optional>
 #include <map>
 #include <numeric>
 #include <set>
@@ -46,6 +48,55 @@ std::vector<MemorySink::Spike> run_spikes(const NetworkConfig& cfg, int threads)
   CHECK(simulation.run(steps));
   simulation.end(true);
   return sink.all();
+}
+
+// A driven presynaptic and a driven postsynaptic population joined all-to-all by an explicit
+// list with one delay, carrying `plasticity`: the fixture of the plasticity tests.
+NetworkSpec pair_network(uint32_t n_pre, uint32_t n_post, double dt_ms, double delay_ms,
+                         double (*weight_of_source)(uint32_t), const PlasticitySpec& plasticity) {
+  NetworkSpec net;
+  net.dt_ms = dt_ms;
+  PopulationSpec pre = population("pre", n_pre);
+  pre.drive.mean = 8.0;
+  pre.drive.noise_sigma = 4.0;
+  PopulationSpec post = population("post", n_post);
+  post.drive.mean = 4.0;
+  post.drive.noise_sigma = 4.0;
+  net.populations = {pre, post};
+  ProjectionSpec proj;
+  proj.source = 0;
+  proj.target = 1;
+  proj.rule = ProjectionSpec::Rule::explicit_list;
+  for (uint32_t s = 0; s < n_pre; ++s)
+    for (uint32_t t = 0; t < n_post; ++t) proj.connections.push_back({s, t, weight_of_source(s), delay_ms});
+  proj.plasticity = plasticity;
+  net.projections = {proj};
+  return net;
+}
+
+// Runs a pair network and returns its final synapses and the spikes of each population per step.
+struct PlasticRun {
+  std::vector<Projection::Synapse> synapses;
+  std::vector<std::vector<uint32_t>> pre, post;  // ids per step
+};
+PlasticRun run_plastic(const NetworkSpec& net, uint64_t seed, int threads, Step steps,
+                       const std::function<void(Simulation&, Step)>& hook) {
+  RunSpec run;
+  run.seed = seed;
+  run.threads = threads;
+  Simulation simulation(net, run);
+  MemorySink sink;
+  simulation.add_sink(&sink);
+  simulation.set_step_hook([&](Step k) { hook(simulation, k); });
+  simulation.begin("test", "", steps);
+  simulation.run(steps);
+  simulation.end(true);
+  PlasticRun out;
+  out.synapses = simulation.network().projections()[0].synapses();
+  out.pre.resize(steps + 2);
+  out.post.resize(steps + 2);
+  for (const auto& sp : sink.all()) (sp.population == 0 ? out.pre : out.post)[sp.step].push_back(sp.id);
+  return out;
 }
 
 }  // namespace
@@ -432,59 +483,32 @@ TEST_CASE("R-STDP on a projection equals the rule driven by hand with the same s
   // through a standalone models::plasticity::RStdpRule in the documented order — dopamine at
   // the start of step k, post events of step k, pre events of the spikes arriving at k + 1,
   // then the presynaptic traces stamped k + 1 — and requires the same weights bit for bit.
-  NetworkSpec net;
-  net.dt_ms = 1.0;
-  PopulationSpec pre = population("pre", 3);
-  pre.drive.mean = 8.0;
-  pre.drive.noise_sigma = 4.0;
-  PopulationSpec post = population("post", 2);
-  post.drive.mean = 4.0;
-  post.drive.noise_sigma = 4.0;
-  net.populations = {pre, post};
-  ProjectionSpec proj;
-  proj.source = 0;
-  proj.target = 1;
-  proj.rule = ProjectionSpec::Rule::explicit_list;
-  for (uint32_t s = 0; s < 3; ++s)
-    for (uint32_t t = 0; t < 2; ++t) proj.connections.push_back({s, t, 2.0, 2.0});
-  proj.plasticity.rule = PlasticitySpec::Rule::rstdp;
-  proj.plasticity.rstdp.tau_c_ms = 300.0;
-  proj.plasticity.rstdp.eta_per_ms = 0.01;
-  net.projections = {proj};
+  PlasticitySpec plasticity;
+  plasticity.rule = PlasticitySpec::Rule::rstdp;
+  plasticity.rstdp.tau_c_ms = 300.0;
+  plasticity.rstdp.eta_per_ms = 0.01;
+  const NetworkSpec net = pair_network(3, 2, 1.0, 2.0, [](uint32_t) { return 2.0; }, plasticity);
   const std::set<Step> dopamine_steps = {250, 500, 750};
+  const Step steps = 1000, delay = 2;
 
   for (int threads : {1, 2}) {
-    RunSpec run;
-    run.seed = 21;
-    run.threads = threads;
-    Simulation simulation(net, run);
-    MemorySink sink;
-    simulation.add_sink(&sink);
-    simulation.set_step_hook([&](Step k) {
-      if (dopamine_steps.count(k)) simulation.modulate(0, 0.5);
+    const PlasticRun run = run_plastic(net, 21, threads, steps, [&](Simulation& sim, Step k) {
+      if (dopamine_steps.count(k)) sim.modulate(0, 0.5);
     });
-    const Step steps = 1000;
-    simulation.begin("test", "", steps);
-    simulation.run(steps);
-    simulation.end(true);
-    const auto engine_w = simulation.network().projections()[0].synapses();
-
-    std::vector<std::vector<uint32_t>> pre_spikes(steps + 2), post_spikes(steps + 2);
-    for (const auto& s : sink.all()) (s.population == 0 ? pre_spikes : post_spikes)[s.step].push_back(s.id);
     size_t n_pre = 0, n_post = 0;
-    for (Step k = 0; k < steps; ++k) n_pre += pre_spikes[k].size(), n_post += post_spikes[k].size();
+    for (Step k = 0; k < steps; ++k) n_pre += run.pre[k].size(), n_post += run.post[k].size();
     REQUIRE(n_pre > 20);
     REQUIRE(n_post > 20);
 
     std::vector<uint32_t> pre_of, post_of;
-    for (const auto& s : engine_w) pre_of.push_back(s.source), post_of.push_back(s.target);
-    std::vector<double> w(engine_w.size(), 2.0);
-    models::plasticity::RStdpRule ref(proj.plasticity.rstdp, 1.0, pre_of, post_of, 3, 2);
+    for (const auto& syn : run.synapses) pre_of.push_back(syn.source), post_of.push_back(syn.target);
+    std::vector<double> w(run.synapses.size(), 2.0);
+    models::plasticity::RStdpRule ref(plasticity.rstdp, 1.0, pre_of, post_of, 3, 2);
     for (Step k = 0; k < steps; ++k) {
       if (dopamine_steps.count(k)) ref.on_modulator(0.5, k, w);
-      for (uint32_t p : post_spikes[k]) ref.on_post_spike(p, k, w);
-      if (k + 1 >= 2)
-        for (uint32_t s : pre_spikes[k + 1 - 2]) {
+      for (uint32_t p : run.post[k]) ref.on_post_spike(p, k, w);
+      if (k + 1 >= delay)
+        for (uint32_t s : run.pre[k + 1 - delay]) {
           for (size_t i = 0; i < pre_of.size(); ++i)
             if (pre_of[i] == s) ref.on_pre(i, k + 1, w);
           ref.bump_pre_trace(s, k + 1);
@@ -493,7 +517,7 @@ TEST_CASE("R-STDP on a projection equals the rule driven by hand with the same s
     ref.flush(steps, w);
     bool changed = false;
     for (size_t i = 0; i < w.size(); ++i) {
-      CHECK(engine_w[i].weight == w[i]);
+      CHECK(run.synapses[i].weight == w[i]);
       changed = changed || w[i] != 2.0;
     }
     CHECK(changed);  // dopamine met eligibility: the weights moved
@@ -680,28 +704,15 @@ TEST_CASE("the three-factor rule on a projection equals the rule driven by hand"
   // post events of step k, the weight change of step k (on_step), pre events of the spikes
   // arriving at k + 1, then the presynaptic traces stamped k + 1. Modulator values alternate
   // sign, as a prediction error would.
-  NetworkSpec net;
-  net.dt_ms = 0.5;
-  PopulationSpec pre = population("pre", 4);
-  pre.drive.mean = 8.0;
-  pre.drive.noise_sigma = 4.0;
-  PopulationSpec post = population("post", 3);
-  post.drive.mean = 4.0;
-  post.drive.noise_sigma = 4.0;
-  net.populations = {pre, post};
-  ProjectionSpec proj;
-  proj.source = 0;
-  proj.target = 1;
-  proj.rule = ProjectionSpec::Rule::explicit_list;
-  for (uint32_t s = 0; s < 4; ++s)
-    for (uint32_t t = 0; t < 3; ++t) proj.connections.push_back({s, t, 1.0 + 0.1 * s, 1.5});
-  proj.plasticity.rule = PlasticitySpec::Rule::three_factor;
-  auto& q = proj.plasticity.three_factor;
+  PlasticitySpec plasticity;
+  plasticity.rule = PlasticitySpec::Rule::three_factor;
+  auto& q = plasticity.three_factor;
   q.eta = 0.05;
   q.a_pre = 0.2;
   q.a_pre_post = 0.5;
   q.bounds = {.w_min = 0.0, .w_max = 3.0};
-  net.projections = {proj};
+  auto initial = [](uint32_t s) { return 1.0 + 0.1 * s; };
+  const NetworkSpec net = pair_network(4, 3, 0.5, 1.5, initial, plasticity);
   auto modulator_at = [](Step k) -> std::optional<double> {
     if (k % 200 == 0) return (k / 200) % 2 ? -0.7 : 0.9;
     if (k % 200 == 100) return 0.0;  // gate closed half of the time
@@ -710,35 +721,22 @@ TEST_CASE("the three-factor rule on a projection equals the rule driven by hand"
   const Step steps = 2000, delay = 3;  // 1.5 ms at dt = 0.5
 
   for (int threads : {1, 2, 3}) {
-    RunSpec run;
-    run.seed = 8;
-    run.threads = threads;
-    Simulation simulation(net, run);
-    MemorySink sink;
-    simulation.add_sink(&sink);
-    simulation.set_step_hook([&](Step k) {
-      if (auto m = modulator_at(k)) simulation.modulate(0, *m);
+    const PlasticRun run = run_plastic(net, 8, threads, steps, [&](Simulation& sim, Step k) {
+      if (auto m = modulator_at(k)) sim.modulate(0, *m);
     });
-    simulation.begin("test", "", steps);
-    simulation.run(steps);
-    simulation.end(true);
-    const auto engine_w = simulation.network().projections()[0].synapses();
-
-    std::vector<std::vector<uint32_t>> pre_spikes(steps + 2), post_spikes(steps + 2);
-    for (const auto& s : sink.all()) (s.population == 0 ? pre_spikes : post_spikes)[s.step].push_back(s.id);
     std::vector<uint32_t> pre_of, post_of;
     std::vector<double> w;
-    for (const auto& s : engine_w) {
-      pre_of.push_back(s.source), post_of.push_back(s.target);
-      w.push_back(1.0 + 0.1 * s.source);
+    for (const auto& syn : run.synapses) {
+      pre_of.push_back(syn.source), post_of.push_back(syn.target);
+      w.push_back(initial(syn.source));
     }
     models::plasticity::ThreeFactorRule ref(q, 0.5, pre_of, post_of, 4, 3);
     for (Step k = 0; k < steps; ++k) {
       if (auto m = modulator_at(k)) ref.on_modulator(*m, k);
-      for (uint32_t p : post_spikes[k]) ref.on_post_spike(p, k);
+      for (uint32_t p : run.post[k]) ref.on_post_spike(p, k);
       ref.on_step(w, k);
       if (k + 1 >= delay)
-        for (uint32_t s : pre_spikes[k + 1 - delay]) {
+        for (uint32_t s : run.pre[k + 1 - delay]) {
           for (size_t i = 0; i < pre_of.size(); ++i)
             if (pre_of[i] == s) ref.on_pre(i, k + 1);
           ref.bump_pre_trace(s, k + 1);
@@ -746,8 +744,8 @@ TEST_CASE("the three-factor rule on a projection equals the rule driven by hand"
     }
     size_t moved = 0;
     for (size_t i = 0; i < w.size(); ++i) {
-      CHECK(engine_w[i].weight == w[i]);
-      moved += w[i] != 1.0 + 0.1 * pre_of[i];
+      CHECK(run.synapses[i].weight == w[i]);
+      moved += w[i] != initial(pre_of[i]);
     }
     CHECK(moved == w.size());
   }
