@@ -376,41 +376,14 @@ TEST_CASE("the 2003 network equals a literal transcription of the paper's MATLAB
   // keying (parameters: heterogeneity stream per neuron; weights from the projections;
   // noise: Philox block i/4 of the population's noise stream at step k, Box–Muller with the
   // polynomial log/sincos of sim/rng_batch.hpp).
-  const NetworkConfig cfg = from_toml(R"(
-[simulation]
-duration_ms = 1000
-seed = 7
-[[population]]
-name = "exc"
-size = 800
-heterogeneity = "izhikevich2003_excitatory"
-drive = { noise_sigma = 5.0 }
-[[population]]
-name = "inh"
-size = 200
-heterogeneity = "izhikevich2003_inhibitory"
-drive = { noise_sigma = 2.0 }
-[[projection]]
-source = "exc"
-target = "exc"
-rule = "all_to_all"
-weight = { dist = "uniform", low = 0, high = 0.5 }
-[[projection]]
-source = "exc"
-target = "inh"
-rule = "all_to_all"
-weight = { dist = "uniform", low = 0, high = 0.5 }
-[[projection]]
-source = "inh"
-target = "exc"
-rule = "all_to_all"
-weight = { dist = "uniform", low = -1, high = 0 }
-[[projection]]
-source = "inh"
-target = "inh"
-rule = "all_to_all"
-weight = { dist = "uniform", low = -1, high = 0 }
-)");
+  // The network is the shipped config, experiments/izhikevich2003.toml, at another seed.
+  ConfigDocument doc = load_config(std::string(SNNSIM_SOURCE_DIR) + "/experiments/izhikevich2003.toml");
+  apply_override(doc, "simulation.seed=7");
+  toml::table resolved;
+  TableReader root(doc.root, "", doc.file, resolved);
+  root.table("experiment");
+  const NetworkConfig cfg = read_network_config(root);
+  REQUIRE(cfg.run.duration_ms == 1000.0);
   const auto engine = run_spikes(cfg, 2);
 
   const int Ne = 800, N = 1000;
