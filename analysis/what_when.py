@@ -39,6 +39,16 @@ class WhatWhenRun:
             self.readouts = {k: r[k][()] for k in r if k != "t_ms"}
             self.force_cue = str(r.attrs["force_cue"]) if "force_cue" in r.attrs else None
             self.metrics = {k: float(v) for k, v in f["metrics"].attrs.items()}
+            # The readouts the run's own angle metric compares ([metrics] angle_cue,
+            # angle_outcome of the resolved config), so plots show the same angle by default.
+            self.angle_cue = self.angle_outcome = None
+            if "run" in f and "config_toml" in f["run"].attrs:
+                import tomllib
+                text = f["run"].attrs["config_toml"]
+                text = text.decode() if isinstance(text, bytes) else str(text)
+                metrics_cfg = tomllib.loads(text).get("metrics", {})
+                self.angle_cue = metrics_cfg.get("angle_cue")
+                self.angle_outcome = metrics_cfg.get("angle_outcome")
             self.weights = {}
             if "weights" in f:
                 for b in f["weights"]:
@@ -183,8 +193,9 @@ def add_parsers(sub, add_common) -> None:
     for name, text in (("ww-angle", "what/when: what/when weight angle with a shuffled null"),
                        ("ww-summary", "what/when: one-page summary")):
         p = common(name, text)
-        p.add_argument("--cue", help="cue of the when readout (default: the first)")
-        p.add_argument("--outcome", help="outcome of the what readout (default: the first)")
+        p.add_argument("--cue", help="cue of the when readout (default: the run's metrics.angle_cue)")
+        p.add_argument("--outcome", help="outcome of the what readout (default: the run's "
+                       "metrics.angle_outcome)")
         p.add_argument("--other", help="a second run (another seed) for the across-seed angle")
 
 
@@ -193,8 +204,8 @@ def run_command(args, output, save) -> None:
     name = args.command
     out = output(args, name)
     run = WhatWhenRun(args.file)
-    cue = getattr(args, "cue", None) or run.cue_names[0]
-    outcome = getattr(args, "outcome", None) or run.outcome_names[0]
+    cue = getattr(args, "cue", None) or run.angle_cue or run.cue_names[0]
+    outcome = getattr(args, "outcome", None) or run.angle_outcome or run.outcome_names[0]
     other = WhatWhenRun(args.other) if getattr(args, "other", None) else None
     if name == "ww-summary":
         fig, axes = plt.subplots(2, 3, figsize=(15, 8))

@@ -109,3 +109,24 @@ def test_figures(result, tmp_path):
         out = tmp_path / f"{name}.png"
         assert main([name, run, "-o", str(out), "--last", "30"]) == 0
         assert out.stat().st_size > 0
+
+
+def test_angle_plot_matches_the_run_metric(tmp_path, capsys):
+    """By default ww-angle compares the readouts the run's own metric compares
+    ([metrics] angle_cue / angle_outcome), so the figure and /metrics agree. The cue is set
+    to "C", not the first cue, which is what the plot used to take."""
+    from analysis.cli import main
+    out = tmp_path / "run"
+    config = os.path.join(ROOT, "experiments", "what_when_small.toml")
+    proc = subprocess.run([os.environ["SNNSIM_BIN"], "run", config, "--out", str(out),
+                           "--set", "metrics.angle_cue=C"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    with h5py.File(out / "spikes.h5", "r") as f:
+        metric = float(f["metrics"].attrs["angle_what_when_deg"])
+    capsys.readouterr()
+    assert main(["ww-angle", str(out), "-o", str(tmp_path / "angle.png"), "--last", "30"]) == 0
+    printed = capsys.readouterr().out
+    # "angle 98.38 deg, null 95% ...": the C++ metric and the plot use the same final weights.
+    angle = float(printed.split("angle ", 1)[1].split(" deg", 1)[0])
+    assert abs(angle - metric) < 0.01
