@@ -470,6 +470,7 @@ Projection::Projection(const ProjectionSpec& spec, uint32_t index, const Populat
       longest = std::max(longest, c);
     }
   }
+  const bool tiny = longest < 256;  // offsets within a row piece fit a byte
   const bool narrow = longest < 65536;
   for (size_t t = 0; t < n_parts; ++t) {
     Piece& piece = pieces_[t];
@@ -479,7 +480,9 @@ Projection::Projection(const ProjectionSpec& spec, uint32_t index, const Populat
     piece.row_begin.assign(counts[t].begin(), counts[t].end());
     piece.syn.resize(piece.row_begin.back());
     if (groups_ > 1) {
-      if (narrow)
+      if (tiny)
+        piece.group8.assign(static_cast<size_t>(n_source_) * groups_, 0);
+      else if (narrow)
         piece.group16.assign(static_cast<size_t>(n_source_) * groups_, 0);
       else
         piece.group32.assign(static_cast<size_t>(n_source_) * groups_, 0);
@@ -497,7 +500,9 @@ Projection::Projection(const ProjectionSpec& spec, uint32_t index, const Populat
         // Groups up to this synapse's delay start here (empty groups start where the next does).
         for (; g <= e.delay_steps - min_delay_ && groups_ > 1; ++g) {
           const size_t idx = static_cast<size_t>(s) * groups_ + g;
-          if (narrow)
+          if (tiny)
+            piece.group8[idx] = static_cast<uint8_t>(at - piece.row_begin[s]);
+          else if (narrow)
             piece.group16[idx] = static_cast<uint16_t>(at - piece.row_begin[s]);
           else
             piece.group32[idx] = at;
@@ -507,7 +512,9 @@ Projection::Projection(const ProjectionSpec& spec, uint32_t index, const Populat
       }
       for (; g < groups_ && groups_ > 1; ++g) {
         const size_t idx = static_cast<size_t>(s) * groups_ + g;
-        if (narrow)
+        if (tiny)
+          piece.group8[idx] = static_cast<uint8_t>(at - piece.row_begin[s]);
+        else if (narrow)
           piece.group16[idx] = static_cast<uint16_t>(at - piece.row_begin[s]);
         else
           piece.group32[idx] = at;
@@ -587,13 +594,14 @@ uint32_t Projection::group_begin(const Piece& piece, uint32_t s, uint32_t g) con
   if (groups_ == 1) return piece.row_begin[s + g];  // g is 0 (start) or 1 (end)
   if (g == groups_) return piece.row_begin[s + 1];
   const size_t idx = static_cast<size_t>(s) * groups_ + g;
+  if (!piece.group8.empty()) return piece.row_begin[s] + piece.group8[idx];
   return piece.group16.empty() ? piece.group32[idx] : piece.row_begin[s] + piece.group16[idx];
 }
 
 uint64_t Projection::memory_bytes() const {
   uint64_t bytes = 0;
   for (const auto& p : pieces_)
-    bytes += p.row_begin.size() * sizeof(uint32_t) + p.group16.size() * sizeof(uint16_t) +
+    bytes += p.row_begin.size() * sizeof(uint32_t) + p.group8.size() + p.group16.size() * sizeof(uint16_t) +
              p.group32.size() * sizeof(uint32_t) + p.syn.size() * sizeof(Piece::Syn) +
              p.dense_weight.size() * sizeof(float);
   return bytes;

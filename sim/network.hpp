@@ -157,9 +157,10 @@ class Projection {
   struct Piece {  // one thread partition's share of every row
     uint32_t lo = 0, hi = 0;               // target range
     std::vector<uint32_t> row_begin;       // n_source + 1 (sparse layout)
-    // Start of delay group g of row s: row_begin[s] + group16[s * groups + g] when every row
-    // piece is shorter than 2^16 synapses, else group32[s * groups + g] (absolute).
-    // Empty when the projection has a single delay.
+    // Start of delay group g of row s: row_begin[s] + group8[s * groups + g] when every row
+    // piece is shorter than 2^8 synapses, row_begin[s] + group16[...] when shorter than 2^16,
+    // else group32[s * groups + g] (absolute). Only one is filled; none for a single delay.
+    std::vector<uint8_t> group8;
     std::vector<uint16_t> group16;
     std::vector<uint32_t> group32;
     // Sparse layout: target and weight side by side, so a delay group is one contiguous

@@ -191,7 +191,7 @@ name = "a"
 size = 300
 [[population]]
 name = "b"
-size = 200
+size = 700
 [[projection]]
 source = "a"
 target = "b"
@@ -199,6 +199,14 @@ rule = "fixed_probability"
 probability = 0.1
 weight = { dist = "normal", mean = 1.0, sd = 0.5 }
 delay_ms = { dist = "uniform_int", low = 1, high = 12 }
+[[projection]]
+# rows of 700 (350 per piece with two threads): delay-group offsets need 16 bits, while
+# the sparse projection above fits them in bytes
+source = "a"
+target = "b"
+rule = "all_to_all"
+weight = { dist = "uniform", low = -0.1, high = 0.1 }
+delay_ms = { dist = "uniform_int", low = 2, high = 7 }
 [[projection]]
 source = "a"
 target = "b"
