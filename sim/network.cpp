@@ -105,6 +105,14 @@ namespace {
 
 }  // namespace
 
+namespace {
+using StepFn = bool (*)(double&, double&, const iz::Params&, double, double);
+// dopri5 with the signature of the other steps (the in-step spike time is not needed here).
+bool step_dopri5_no_offset(double& v, double& u, const iz::Params& p, double I, double dt_ms) {
+  return iz::step_dopri5(v, u, p, I, dt_ms);
+}
+}  // namespace
+
 void Population::advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>& spikes,
                          std::vector<double>& scratch) {
   const uint32_t n = hi - lo;
@@ -179,9 +187,9 @@ void Population::advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>
   const double* pd = d.data() + lo;
   const double v_peak = spec_.v_peak_mV;
   const double dt = dt_ms_;
-  // One loop per integrator, each a lambda the compiler inlines: the 2003 and Euler steps
-  // are branch-free and vectorise (the rk4/dopri5 steps are calls).
-  auto run = [&](auto step_fn) {
+  // One loop per integrator: the step function is a template argument, so the compiler
+  // inlines it and the branch-free 2003 and Euler steps vectorise (rk4/dopri5 are calls).
+  auto run = [&]<StepFn step_fn>() {
 #pragma omp simd
     for (uint32_t j = 0; j < n; ++j) {
       const iz::Params p{pa[j], pb[j], pc[j], pd[j], v_peak};
@@ -193,31 +201,13 @@ void Population::advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>
     }
   };
   switch (spec_.integrator) {
-    case iz::Integrator::izhikevich2003:
-      run([](double& vv, double& uv, const iz::Params& p, double I, double h) {
-        return iz::step_izhikevich2003(vv, uv, p, I, h);
-      });
-      break;
+    case iz::Integrator::izhikevich2003: run.template operator()<iz::step_izhikevich2003>(); break;
     case iz::Integrator::izhikevich2003_clipped:
-      run([](double& vv, double& uv, const iz::Params& p, double I, double h) {
-        return iz::step_izhikevich2003_clipped(vv, uv, p, I, h);
-      });
+      run.template operator()<iz::step_izhikevich2003_clipped>();
       break;
-    case iz::Integrator::euler:
-      run([](double& vv, double& uv, const iz::Params& p, double I, double h) {
-        return iz::step_euler(vv, uv, p, I, h);
-      });
-      break;
-    case iz::Integrator::rk4:
-      run([](double& vv, double& uv, const iz::Params& p, double I, double h) {
-        return iz::step_rk4(vv, uv, p, I, h);
-      });
-      break;
-    case iz::Integrator::dopri5:
-      run([](double& vv, double& uv, const iz::Params& p, double I, double h) {
-        return iz::step_dopri5(vv, uv, p, I, h);
-      });
-      break;
+    case iz::Integrator::euler: run.template operator()<iz::step_euler>(); break;
+    case iz::Integrator::rk4: run.template operator()<iz::step_rk4>(); break;
+    case iz::Integrator::dopri5: run.template operator()<step_dopri5_no_offset>(); break;
   }
   if (spec_.adaptation.enabled) {
     double* ad = adapt.data() + lo;

@@ -569,41 +569,48 @@ weight = { dist = "uniform", low = -8, high = 0 }
 
 TEST_CASE("traces record v, u and the input current of the chosen neurons in their window") {
   // Two constant-drive neurons without synapses: their trajectory is a plain sequence of
-  // models::izhikevich::step_izhikevich2003 calls, replayed here independently.
-  NetworkSpec net;
-  net.dt_ms = 0.5;
-  PopulationSpec p = population("p", 5);
-  p.drive.mean = 10.0;
-  net.populations = {p};
-  RunSpec run;
-  run.traces.push_back({0, {1, 3}, 10.0, 20.0});
-  struct TraceSink final : Sink {
-    std::vector<std::tuple<Step, std::vector<double>, std::vector<double>, std::vector<double>>> rows;
-    void spikes(Step, uint32_t, std::span<const uint32_t>) override {}
-    void trace(Step k, uint32_t, std::span<const double> v, std::span<const double> u,
-               std::span<const double> in) override {
-      rows.emplace_back(k, std::vector<double>(v.begin(), v.end()),
-                        std::vector<double>(u.begin(), u.end()), std::vector<double>(in.begin(), in.end()));
-    }
-  } sink;
-  Simulation simulation(net, run);
-  simulation.add_sink(&sink);
-  simulation.begin("test", "", 100);
-  simulation.run(100);
-  simulation.end(true);
-  REQUIRE(sink.rows.size() == 20);  // steps 20..39: [10 ms, 20 ms) at dt = 0.5 ms
-  const models::izhikevich::Params params{0.02, 0.2, -65.0, 8.0};
-  double v = -65.0, u = 0.2 * -65.0;
-  size_t row = 0;
-  for (Step k = 0; k < 40; ++k) {
-    models::izhikevich::step_izhikevich2003(v, u, params, 10.0, 0.5);
-    if (k < 20) continue;
-    const auto& [step, vs, us, ins] = sink.rows[row++];
-    CHECK(step == k);
-    for (int j = 0; j < 2; ++j) {
-      CHECK(vs[j] == v);
-      CHECK(us[j] == u);
-      CHECK(ins[j] == 10.0);
+  // models::izhikevich::step calls, replayed here independently, for every integrator the
+  // engine dispatches to.
+  namespace iz = models::izhikevich;
+  for (iz::Integrator integrator : {iz::Integrator::izhikevich2003, iz::Integrator::izhikevich2003_clipped,
+                                    iz::Integrator::euler, iz::Integrator::rk4, iz::Integrator::dopri5}) {
+    CAPTURE(iz::integrator_name(integrator));
+    NetworkSpec net;
+    net.dt_ms = 0.5;
+    PopulationSpec p = population("p", 5);
+    p.drive.mean = 10.0;
+    p.integrator = integrator;
+    net.populations = {p};
+    RunSpec run;
+    run.traces.push_back({0, {1, 3}, 10.0, 20.0});
+    struct TraceSink final : Sink {
+      std::vector<std::tuple<Step, std::vector<double>, std::vector<double>, std::vector<double>>> rows;
+      void spikes(Step, uint32_t, std::span<const uint32_t>) override {}
+      void trace(Step k, uint32_t, std::span<const double> v, std::span<const double> u,
+                 std::span<const double> in) override {
+        rows.emplace_back(k, std::vector<double>(v.begin(), v.end()),
+                          std::vector<double>(u.begin(), u.end()), std::vector<double>(in.begin(), in.end()));
+      }
+    } sink;
+    Simulation simulation(net, run);
+    simulation.add_sink(&sink);
+    simulation.begin("test", "", 100);
+    simulation.run(100);
+    simulation.end(true);
+    REQUIRE(sink.rows.size() == 20);  // steps 20..39: [10 ms, 20 ms) at dt = 0.5 ms
+    const iz::Params params{0.02, 0.2, -65.0, 8.0};
+    double v = -65.0, u = 0.2 * -65.0;
+    size_t row = 0;
+    for (Step k = 0; k < 40; ++k) {
+      iz::step(integrator, v, u, params, 10.0, 0.5);
+      if (k < 20) continue;
+      const auto& [step, vs, us, ins] = sink.rows[row++];
+      CHECK(step == k);
+      for (int j = 0; j < 2; ++j) {
+        CHECK(vs[j] == v);
+        CHECK(us[j] == u);
+        CHECK(ins[j] == 10.0);
+      }
     }
   }
 }
