@@ -155,11 +155,9 @@ class ThreeFactorRule {
   ThreeFactorRule(const ThreeFactorParams& params, double dt_ms, std::vector<uint32_t> pre_of,
                   std::vector<uint32_t> post_of, uint32_t n_pre, uint32_t n_post)
       : params_(params),
-        e_decay_(params.tau_e_ms, dt_ms),
         pairs_(std::move(pre_of), std::move(post_of), n_pre, n_post,
                Decay(params.tau_pre_ms, dt_ms), Decay(params.tau_post_ms, dt_ms)),
-        e_(pairs_.size(), 0.0),
-        e_last_(pairs_.size(), 0),
+        e_(pairs_.size(), Decay(params.tau_e_ms, dt_ms)),
         acc_(params.mode == LearningMode::consolidation ? pairs_.size() : 0, 0.0),
         modulator_(n_post, 0.0) {
     if (!(params.eta >= 0) || !(params.tau_e_ms > 0) || !(params.tau_pre_ms > 0) ||
@@ -183,11 +181,11 @@ class ThreeFactorRule {
   // call bump_pre_trace / bump_post_trace once per spike (in any order within the step). ---
   void on_pre(std::size_t k, sim::Step step) {
     const double amount = params_.a_pre + params_.a_pre_post * pairs_.y_post.read(pairs_.post_of[k], step);
-    if (amount != 0.0) bump_e(k, step, amount);
+    if (amount != 0.0) e_.bump(k, step, amount);
   }
   void on_post(std::size_t k, sim::Step step) {
     const double amount = params_.a_post_pre * pairs_.x_pre.read(pairs_.pre_of[k], step);
-    if (amount != 0.0) bump_e(k, step, amount);
+    if (amount != 0.0) e_.bump(k, step, amount);
   }
   void bump_pre_trace(uint32_t pre, sim::Step step) { pairs_.x_pre.bump(pre, step, 1.0); }
   void bump_post_trace(uint32_t post, sim::Step step) { pairs_.y_post.bump(post, step, 1.0); }
@@ -206,11 +204,11 @@ class ThreeFactorRule {
   // Once per step, after the step's spike hooks and modulator: online mode changes w,
   // consolidation mode accumulates M*e. Cost O(synapses); nothing is done while every M is 0
   // (gate closed), because the eligibility decays lazily and needs no stepping.
-  void on_step(std::span<double> w, sim::Step step) { on_step(w, step, 0, e_.size()); }
+  void on_step(std::span<double> w, sim::Step step) { on_step(w, step, 0, pairs_.size()); }
   // The same for synapses [k_begin, k_end) only: threads that own disjoint synapse ranges
   // may call it concurrently.
   void on_step(std::span<double> w, sim::Step step, std::size_t k_begin, std::size_t k_end) {
-    assert(w.size() == e_.size());
+    assert(w.size() == pairs_.size());
     assert(step >= modulator_step_);
     if (std::all_of(modulator_.begin(), modulator_.end(), [](double m) { return m == 0.0; }))
       return;
@@ -218,7 +216,7 @@ class ThreeFactorRule {
     for (std::size_t k = k_begin; k < k_end; ++k) {
       const double m = modulator_[pairs_.post_of[k]];
       if (m == 0.0) continue;
-      const double e = advance_e(k, step);
+      const double e = e_.advance(k, step);
       if (online)
         w[k] = params_.bounds.clip(w[k] + params_.eta * m * e);
       else
@@ -238,44 +236,31 @@ class ThreeFactorRule {
 
   // Clears eligibility, traces and accumulator at `step` (e.g. a fresh trial); keeps M.
   void reset(sim::Step step) {
-    std::fill(e_.begin(), e_.end(), 0.0);
-    std::fill(e_last_.begin(), e_last_.end(), step);
+    e_.reset(step);
     std::fill(acc_.begin(), acc_.end(), 0.0);
     pairs_.x_pre.reset(step);
     pairs_.y_post.reset(step);
   }
 
   double eligibility(std::size_t k, sim::Step step) const {
-    assert(step >= e_last_[k]);
-    return e_[k] * e_decay_.factor(step - e_last_[k]);
+    return e_.read(k, step);
   }
   double accumulated(std::size_t k) const { return acc_.empty() ? 0.0 : acc_[k]; }
   double modulator(uint32_t post) const { return modulator_[post]; }
-  std::size_t size() const { return e_.size(); }
+  std::size_t size() const { return pairs_.size(); }
   const ThreeFactorParams& params() const { return params_; }
   const SynapseIndex& pre_index() const { return pairs_.pre_index; }
   const SynapseIndex& post_index() const { return pairs_.post_index; }
 
  private:
-  double advance_e(std::size_t k, sim::Step step) {
-    e_[k] = eligibility(k, step);
-    e_last_[k] = step;
-    return e_[k];
-  }
-  void bump_e(std::size_t k, sim::Step step, double amount) {
-    advance_e(k, step);
-    e_[k] += amount;
-  }
   void note_modulator_step(sim::Step step) {
     assert(step >= modulator_step_);
     modulator_step_ = step;
   }
 
   ThreeFactorParams params_;
-  Decay e_decay_;
   SynapsePairs pairs_;
-  std::vector<double> e_;
-  std::vector<sim::Step> e_last_;
+  TraceArray e_;  // eligibility per synapse, decaying with tau_e (exact, lazy)
   std::vector<double> acc_;
   std::vector<double> modulator_;
   sim::Step modulator_step_ = 0;
