@@ -111,7 +111,10 @@ ms::Params read_field(sim::TableReader& t, ms::Params p) {
   return p;
 }
 
-void check_active(sim::TableReader& t, uint32_t num_bits, uint32_t active_bits) {
+// The input size every synthetic task has: num_bits units of which active_bits are on.
+void read_input_size(sim::TableReader& t, uint32_t& num_bits, uint32_t& active_bits) {
+  num_bits = read_u32(t, "num_bits", num_bits, 1);
+  active_bits = read_u32(t, "active_bits", active_bits, 1);
   if (active_bits > num_bits)
     t.fail("active_bits", fmt::format("{} active bits out of {} is impossible", active_bits, num_bits));
 }
@@ -145,16 +148,12 @@ Settings read_settings(const sim::ConfigDocument& doc, toml::table& resolved) {
   sim::TableReader k = t.table(s.task);
   if (s.task == "similarity") {
     SimilarityConfig& c = s.similarity;
-    c.num_bits = read_u32(k, "num_bits", c.num_bits, 1);
-    c.active_bits = read_u32(k, "active_bits", c.active_bits, 1);
-    check_active(k, c.num_bits, c.active_bits);
+    read_input_size(k, c.num_bits, c.active_bits);
     c.num_probes = read_u32(k, "num_probes", c.num_probes, 2);
     c.num_seeds = read_u32(k, "num_seeds", c.num_seeds, 1);
   } else if (s.task == "capacity") {
     CapacityConfig& c = s.capacity;
-    c.num_bits = read_u32(k, "num_bits", c.num_bits, 1);
-    c.active_bits = read_u32(k, "active_bits", c.active_bits, 1);
-    check_active(k, c.num_bits, c.active_bits);
+    read_input_size(k, c.num_bits, c.active_bits);
     c.stored_counts = read_u32s(k, "stored_counts", c.stored_counts, 1);
     if (c.stored_counts.empty() || !std::is_sorted(c.stored_counts.begin(), c.stored_counts.end()))
       k.fail("stored_counts", "expected a non-empty ascending list of loads");
@@ -163,9 +162,7 @@ Settings read_settings(const sim::ConfigDocument& doc, toml::table& resolved) {
     c.num_seeds = read_u32(k, "num_seeds", c.num_seeds, 1);
   } else if (s.task == "sequences") {
     SequenceConfig& c = s.sequences;
-    c.num_bits = read_u32(k, "num_bits", c.num_bits, 1);
-    c.active_bits = read_u32(k, "active_bits", c.active_bits, 1);
-    check_active(k, c.num_bits, c.active_bits);
+    read_input_size(k, c.num_bits, c.active_bits);
     c.sequence_counts = read_u32s(k, "sequence_counts", c.sequence_counts, 1);
     c.lengths = read_u32s(k, "lengths", c.lengths, 2);
     c.alphabet_size = read_u32(k, "alphabet_size", c.alphabet_size, 0);
@@ -191,9 +188,7 @@ Settings read_settings(const sim::ConfigDocument& doc, toml::table& resolved) {
     // The random source's settings are read whatever the source (so that a config can
     // switch source with one --set); they are used only by source = "random".
     s.num_patterns = read_u32(k, "num_patterns", s.num_patterns, 1);
-    s.num_bits = read_u32(k, "num_bits", s.num_bits, 1);
-    s.active_bits = read_u32(k, "active_bits", s.active_bits, 1);
-    check_active(k, s.num_bits, s.active_bits);
+    read_input_size(k, s.num_bits, s.active_bits);
     if (s.source != "random") {
       s.path = k.string("path");
       s.input_key = k.dotted("path");
