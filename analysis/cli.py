@@ -25,34 +25,28 @@ PROG = os.environ.get("SNNSIM_PROG", "python3 -m analysis")
 
 # --------------------------------------------------------------------------- argument types
 
-def _positive(text: str) -> float:
+def _checked(text: str, cast, kind: str, ok, requirement: str):
+    """Parses text with cast; argparse errors say what kind was expected or which bound failed."""
     try:
-        value = float(text)
+        value = cast(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        raise argparse.ArgumentTypeError(f"'{text}' is not {kind}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"{requirement}, got {text}")
     return value
+
+
+def _positive(text: str) -> float:
+    return _checked(text, float, "a number", lambda v: v > 0 and math.isfinite(v), "must be positive")
 
 
 def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not (value >= 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
-    return value
+    return _checked(text, float, "a number", lambda v: v >= 0 and math.isfinite(v),
+                    "must be a number >= 0")
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
+    return _checked(text, int, "an integer", lambda v: v >= 1, "must be at least 1")
 
 
 def _populations(values: Sequence[str] | None) -> list[str] | None:
