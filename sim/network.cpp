@@ -1,9 +1,12 @@
 #include "sim/network.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
+
+#include <fmt/format.h>
 
 #include "sim/distribution.hpp"
 #include "sim/rng.hpp"
@@ -92,7 +95,14 @@ Population::Population(const PopulationSpec& spec, uint32_t index, uint64_t seed
     charge_to_current_ = 1.0 / dt_ms;
   }
   poisson_lambda_ = spec.drive.poisson_rate_hz * dt_ms * 1e-3;
-  arrivals.assign(n, 0.0);
+  reserve_delays(1);
+}
+
+void Population::reserve_delays(uint32_t max_delay_steps) {
+  slots_ = std::max(1u, max_delay_steps);
+  ring_.assign(static_cast<size_t>(slots_) * padded_, 0.0);
+  slot_offset_.resize(2 * static_cast<size_t>(slots_));
+  for (size_t j = 0; j < slot_offset_.size(); ++j) slot_offset_[j] = (j % slots_) * padded_;
 }
 
 void SpikeHistory::reset(uint32_t depth, int parts) {
@@ -100,10 +110,6 @@ void SpikeHistory::reset(uint32_t depth, int parts) {
   parts_ = static_cast<size_t>(std::max(1, parts));
   lists_.assign(static_cast<size_t>(depth_) * parts_, {});
 }
-
-namespace {
-
-}  // namespace
 
 namespace {
 using StepFn = bool (*)(double&, double&, const iz::Params&, double, double);
@@ -120,7 +126,7 @@ void Population::advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>
   scratch.resize(2 * static_cast<size_t>(n));
   double* z = scratch.data();
   double* fired = z + n;
-  double* slot = arrivals.data() + lo;
+  double* slot = charge_at(k) + lo;
 
   // Poisson input spikes add their charge to this step's slot.
   if (poisson_lambda_ > 0) {
@@ -261,6 +267,10 @@ uint32_t min_delay_of(const ProjectionSpec& spec, double dt_ms) {
   return static_cast<uint32_t>(std::llround(spec.delay_ms.p1 / dt_ms));
 }
 
+}  // namespace
+
+namespace detail {
+
 // Generates the synapses of one source row in a canonical order (ascending target; equal
 // targets keep their draw order). Everything random is keyed by (projection, source).
 class RowGenerator {
@@ -392,36 +402,37 @@ class RowGenerator {
   std::vector<std::vector<RowEntry>> by_source_;
 };
 
-}  // namespace
+}  // namespace detail
 
 Projection::Projection(const ProjectionSpec& spec, uint32_t index, const Population& source,
                        Population& target, uint64_t seed, double dt_ms,
                        const Partition& target_partition)
-    : spec_(spec), n_source_(source.size()), n_target_(target.size()) {
+    : spec_(spec), n_source_(source.size()), n_target_(target.size()),
+      part_begin_(target_partition.begin) {
   // A delay below one step would deliver into the step being advanced (the config refuses
   // it; specs built in code are checked here).
   if (min_delay_of(spec, dt_ms) < 1)
     throw std::invalid_argument("projection '" + spec.name + "': delays must be at least one step");
   min_delay_ = min_delay_of(spec, dt_ms);
   max_delay_ = std::max(min_delay_, max_delay_of(spec, dt_ms));
-  groups_ = max_delay_ - min_delay_ + 1;
+  const size_t n_parts = part_begin_.size() - 1;
+  const detail::RowGenerator gen(spec, index, n_source_, target.size(), seed, dt_ms);
+  std::vector<RowEntry> row;
 
-  const size_t n_parts = target_partition.begin.size() - 1;
-  pieces_.resize(n_parts);
-  for (size_t t = 0; t < n_parts; ++t) {
-    pieces_[t].lo = target_partition.lo(static_cast<int>(t));
-    pieces_[t].hi = target_partition.hi(static_cast<int>(t));
-  }
-  const RowGenerator gen(spec, index, n_source_, target.size(), seed, dt_ms);
-
+  const bool plastic = spec.plasticity.rule != PlasticitySpec::Rule::none;
+  if (plastic && min_delay_ != max_delay_)
+    throw std::invalid_argument("projection '" + spec.name + "': plasticity needs a constant delay");
   // All-to-all with a single delay becomes a weight matrix per piece: delivery is then a
   // contiguous, vectorisable add and costs 4 bytes per synapse.
-  const bool plastic = spec.plasticity.rule != PlasticitySpec::Rule::none;
-  if (plastic && groups_ != 1)
-    throw std::invalid_argument("projection '" + spec.name + "': plasticity needs a constant delay");
-  dense_ = spec.rule == ProjectionSpec::Rule::all_to_all && groups_ == 1 && !plastic &&
+  dense_ = spec.rule == ProjectionSpec::Rule::all_to_all && min_delay_ == max_delay_ && !plastic &&
            !(spec.source == spec.target && !spec.allow_autapses);
-  std::vector<RowEntry> row;
+  if (dense_ || plastic) {
+    pieces_.resize(n_parts);
+    for (size_t t = 0; t < n_parts; ++t) {
+      pieces_[t].lo = part_begin_[t];
+      pieces_[t].hi = part_begin_[t + 1];
+    }
+  }
   if (dense_) {
     for (auto& piece : pieces_)
       piece.dense_weight.assign(static_cast<size_t>(n_source_) * (piece.hi - piece.lo), 0.0f);
@@ -437,103 +448,109 @@ Projection::Projection(const ProjectionSpec& spec, uint32_t index, const Populat
     }
     return;
   }
+  if (plastic) {
+    build_plastic(gen, target, dt_ms);
+    return;
+  }
 
-  // Within a row piece, synapses are ordered by (delay, target): a delay group is then a
-  // contiguous range. The generator's rows are in ascending target order; a stable sort
-  // by delay keeps targets ascending within each group.
-  auto by_delay = [](std::vector<RowEntry>& r) {
-    std::stable_sort(r.begin(), r.end(), [](const RowEntry& x, const RowEntry& y) {
-      return x.delay_steps < y.delay_steps;
-    });
-  };
-  // Sparse: two passes over deterministic rows (count, then fill) so no temporary copy of
-  // all synapses is needed.
-  std::vector<std::vector<uint64_t>> counts(n_parts, std::vector<uint64_t>(n_source_ + 1, 0));
+  // Static sparse rows: one record per synapse, code = target << delay_bits | delay, rows in
+  // source order and sorted by code, i.e. by (target, delay), equal pairs in draw order.
+  delay_bits_ = static_cast<uint32_t>(std::bit_width(max_delay_));
+  if (static_cast<uint64_t>(target.padded()) > (uint64_t{1} << (32 - delay_bits_)))
+    throw std::length_error(fmt::format(
+        "projection '{}': {} target neurons with delays up to {} steps do not fit the 32-bit "
+        "synapse code (target bits + delay bits > 32)",
+        spec.name, target.size(), max_delay_));
+  // Row lengths first (two passes over deterministic rows, so no temporary copy of all
+  // synapses is needed); a fixed out-degree makes every row the same length.
+  std::vector<uint64_t> begin(static_cast<size_t>(n_source_) + 1, 0);
+  if (spec.rule == ProjectionSpec::Rule::fixed_outdegree) {
+    for (uint32_t s = 0; s < n_source_; ++s) begin[s + 1] = begin[s] + spec.degree;
+  } else {
+    for (uint32_t s = 0; s < n_source_; ++s) {
+      gen.row(s, row);
+      begin[s + 1] = begin[s] + row.size();
+    }
+  }
+  n_synapses_ = begin.back();
+  if (n_synapses_ > UINT32_MAX)
+    throw std::length_error("projection '" + spec.name + "': more than 2^32 synapses");
   uint64_t longest = 0;
+  for (uint32_t s = 0; s < n_source_; ++s) longest = std::max(longest, begin[s + 1] - begin[s]);
+  if (n_source_ > 0 && n_synapses_ == longest * n_source_)
+    row_stride_ = static_cast<uint32_t>(longest);  // every row equally long: no offsets stored
+  else
+    row_begin_.assign(begin.begin(), begin.end());
+  if (n_parts > 1) split_.assign(static_cast<size_t>(n_source_) * (n_parts - 1), longest);
+  syn_.resize(n_synapses_);
+  for (uint32_t s = 0; s < n_source_; ++s) {
+    gen.row(s, row);
+    if (begin[s + 1] - begin[s] != row.size())
+      throw std::logic_error("projection '" + spec.name + "': row length changed between passes");
+    Syn* out = syn_.data() + begin[s];
+    for (size_t j = 0; j < row.size(); ++j)
+      out[j] = {row[j].target << delay_bits_ | row[j].delay_steps, row[j].weight};
+    std::stable_sort(out, out + row.size(), [](const Syn& x, const Syn& y) { return x.code < y.code; });
+    // Where each thread part's targets start within the row.
+    for (size_t p = 1; p < n_parts; ++p) {
+      const uint32_t first = part_begin_[p] << delay_bits_;
+      const Syn* at = std::lower_bound(out, out + row.size(), first,
+                                       [](const Syn& x, uint32_t c) { return x.code < c; });
+      split_.set(static_cast<size_t>(s) * (n_parts - 1) + (p - 1), static_cast<uint32_t>(at - out));
+    }
+  }
+}
+
+void Projection::build_plastic(const detail::RowGenerator& gen, const Population& target, double dt_ms) {
+  // Plastic rows stay split into one piece per thread part (targets ascending): a part's
+  // synapses are then one contiguous range of rule synapse ids, which the rule updates alone.
+  std::vector<RowEntry> row;
+  const size_t n_parts = pieces_.size();
+  for (Piece& piece : pieces_) piece.row_begin.assign(static_cast<size_t>(n_source_) + 1, 0);
+  for (uint32_t s = 0; s < n_source_; ++s) {
+    gen.row(s, row);
+    for (Piece& piece : pieces_) {
+      uint32_t c = 0;
+      for (const RowEntry& e : row) c += (e.target >= piece.lo && e.target < piece.hi) ? 1 : 0;
+      piece.row_begin[s + 1] = piece.row_begin[s] + c;
+    }
+  }
+  for (Piece& piece : pieces_) piece.target.resize(piece.row_begin.back());
+  std::vector<std::vector<double>> weights(n_parts);
+  for (size_t t = 0; t < n_parts; ++t) weights[t].resize(pieces_[t].row_begin.back());
   for (uint32_t s = 0; s < n_source_; ++s) {
     gen.row(s, row);
     for (size_t t = 0; t < n_parts; ++t) {
-      uint64_t c = 0;
-      for (const RowEntry& e : row)
-        if (e.target >= pieces_[t].lo && e.target < pieces_[t].hi) ++c;
-      counts[t][s + 1] = c;
-      longest = std::max(longest, c);
-    }
-  }
-  const bool tiny = longest < 256;  // offsets within a row piece fit a byte
-  const bool narrow = longest < 65536;
-  for (size_t t = 0; t < n_parts; ++t) {
-    Piece& piece = pieces_[t];
-    std::partial_sum(counts[t].begin(), counts[t].end(), counts[t].begin());
-    if (counts[t].back() > UINT32_MAX)
-      throw std::length_error("projection '" + spec.name + "': more than 2^32 synapses per thread");
-    piece.row_begin.assign(counts[t].begin(), counts[t].end());
-    piece.syn.resize(piece.row_begin.back());
-    if (groups_ > 1) {
-      if (tiny)
-        piece.group8.assign(static_cast<size_t>(n_source_) * groups_, 0);
-      else if (narrow)
-        piece.group16.assign(static_cast<size_t>(n_source_) * groups_, 0);
-      else
-        piece.group32.assign(static_cast<size_t>(n_source_) * groups_, 0);
-    }
-    n_synapses_ += piece.row_begin.back();
-  }
-  for (uint32_t s = 0; s < n_source_; ++s) {
-    gen.row(s, row);
-    by_delay(row);
-    for (Piece& piece : pieces_) {
+      Piece& piece = pieces_[t];
       uint32_t at = piece.row_begin[s];
-      uint32_t g = 0;  // next delay group whose start is still to be recorded
-      for (const RowEntry& e : row) {
-        if (e.target < piece.lo || e.target >= piece.hi) continue;
-        // Groups up to this synapse's delay start here (empty groups start where the next does).
-        for (; g <= e.delay_steps - min_delay_ && groups_ > 1; ++g) {
-          const size_t idx = static_cast<size_t>(s) * groups_ + g;
-          if (tiny)
-            piece.group8[idx] = static_cast<uint8_t>(at - piece.row_begin[s]);
-          else if (narrow)
-            piece.group16[idx] = static_cast<uint16_t>(at - piece.row_begin[s]);
-          else
-            piece.group32[idx] = at;
-        }
-        piece.syn[at] = {e.target, e.weight};
-        ++at;
-      }
-      for (; g < groups_ && groups_ > 1; ++g) {
-        const size_t idx = static_cast<size_t>(s) * groups_ + g;
-        if (tiny)
-          piece.group8[idx] = static_cast<uint8_t>(at - piece.row_begin[s]);
-        else if (narrow)
-          piece.group16[idx] = static_cast<uint16_t>(at - piece.row_begin[s]);
-        else
-          piece.group32[idx] = at;
-      }
-    }
-  }
-  if (plastic) {
-    std::vector<uint32_t> pre_of, post_of;
-    pre_of.reserve(n_synapses_);
-    post_of.reserve(n_synapses_);
-    plastic_w_.reserve(n_synapses_);
-    for (const Piece& piece : pieces_) {
-      piece_base_.push_back(pre_of.size());
-      for (uint32_t s = 0; s < n_source_; ++s)
-        for (uint32_t j = piece.row_begin[s]; j < piece.row_begin[s + 1]; ++j) {
-          pre_of.push_back(s);
-          post_of.push_back(piece.syn[j].target);
-          plastic_w_.push_back(static_cast<double>(piece.syn[j].weight));
+      for (const RowEntry& e : row)
+        if (e.target >= piece.lo && e.target < piece.hi) {
+          piece.target[at] = e.target;
+          weights[t][at] = static_cast<double>(e.weight);
+          ++at;
         }
     }
-    if (spec.plasticity.rule == PlasticitySpec::Rule::rstdp)
-      rstdp_ = std::make_unique<models::plasticity::RStdpRule>(
-          spec.plasticity.rstdp, dt_ms, std::move(pre_of), std::move(post_of), n_source_,
-          target.padded());
-    else
-      three_factor_ = std::make_unique<models::plasticity::ThreeFactorRule>(
-          spec.plasticity.three_factor, dt_ms, std::move(pre_of), std::move(post_of), n_source_,
-          target.padded());
   }
+  std::vector<uint32_t> pre_of, post_of;
+  for (size_t t = 0; t < n_parts; ++t) {
+    const Piece& piece = pieces_[t];
+    piece_base_.push_back(pre_of.size());
+    for (uint32_t s = 0; s < n_source_; ++s)
+      for (uint32_t j = piece.row_begin[s]; j < piece.row_begin[s + 1]; ++j) {
+        pre_of.push_back(s);
+        post_of.push_back(piece.target[j]);
+      }
+    plastic_w_.insert(plastic_w_.end(), weights[t].begin(), weights[t].end());
+  }
+  n_synapses_ = plastic_w_.size();
+  if (spec_.plasticity.rule == PlasticitySpec::Rule::rstdp)
+    rstdp_ = std::make_unique<models::plasticity::RStdpRule>(
+        spec_.plasticity.rstdp, dt_ms, std::move(pre_of), std::move(post_of), n_source_,
+        target.padded());
+  else
+    three_factor_ = std::make_unique<models::plasticity::ThreeFactorRule>(
+        spec_.plasticity.three_factor, dt_ms, std::move(pre_of), std::move(post_of), n_source_,
+        target.padded());
 }
 
 void Projection::on_post_spikes(Step k, std::span<const uint32_t> posts) {
@@ -580,113 +597,114 @@ void Projection::flush(Step k) {
   if (rstdp_) rstdp_->flush(k, plastic_w_);
 }
 
-uint32_t Projection::group_begin(const Piece& piece, uint32_t s, uint32_t g) const {
-  if (groups_ == 1) return piece.row_begin[s + g];  // g is 0 (start) or 1 (end)
-  if (g == groups_) return piece.row_begin[s + 1];
-  const size_t idx = static_cast<size_t>(s) * groups_ + g;
-  if (!piece.group8.empty()) return piece.row_begin[s] + piece.group8[idx];
-  return piece.group16.empty() ? piece.group32[idx] : piece.row_begin[s] + piece.group16[idx];
-}
-
 uint64_t Projection::memory_bytes() const {
-  uint64_t bytes = 0;
+  uint64_t bytes = syn_.size() * sizeof(Syn) + row_begin_.size() * sizeof(uint32_t) + split_.bytes();
   for (const auto& p : pieces_)
-    bytes += p.row_begin.size() * sizeof(uint32_t) + p.group8.size() + p.group16.size() * sizeof(uint16_t) +
-             p.group32.size() * sizeof(uint32_t) + p.syn.size() * sizeof(Piece::Syn) +
+    bytes += p.row_begin.size() * sizeof(uint32_t) + p.target.size() * sizeof(uint32_t) +
              p.dense_weight.size() * sizeof(float);
-  return bytes;
+  return bytes + plastic_w_.size() * sizeof(double);
 }
 
-void Projection::gather(int part, Step k, const SpikeHistory& source_spikes, Population& target) {
-  const Piece& piece = pieces_[static_cast<size_t>(part)];
-  if (piece.hi == piece.lo) return;
-  double* in = target.arrivals.data();
-  // Each delay group d receives the spikes emitted at k - d, in ascending source order.
-  // Sparse groups are scattered through memory, so their ranges are looked up first and
-  // prefetched a few spikes ahead of the adds.
-  constexpr size_t kAhead = 16;
-  thread_local std::vector<std::pair<uint32_t, uint32_t>> ranges;
-  for (uint32_t g = 0; g < groups_; ++g) {
-    const uint32_t d = min_delay_ + g;
-    if (k < d) break;
-    for (int sp = 0; sp < source_spikes.parts(); ++sp) {
-      const auto& spikes = source_spikes.at(k - d, sp);
-      if (spikes.empty()) continue;
-      if (dense_) {
-        const uint32_t width = piece.hi - piece.lo;
-        double* out = in + piece.lo;
-        for (uint32_t s : spikes) {
-          const float* w = piece.dense_weight.data() + static_cast<size_t>(s) * width;
-          for (uint32_t j = 0; j < width; ++j) out[j] += static_cast<double>(w[j]);
-        }
-        continue;
+void Projection::deliver(int part, Step k, const SpikeHistory& source_spikes, Population& target) {
+  const auto pt = static_cast<size_t>(part);
+  const uint32_t lo = part_begin_[pt], hi = part_begin_[pt + 1];
+  if (hi == lo) return;
+  if (plastic()) {
+    gather_plastic(part, k + 1, source_spikes, target);
+    return;
+  }
+  if (dense_) {
+    const uint32_t width = hi - lo;
+    double* out = target.charge_at(k + min_delay_) + lo;
+    const std::vector<float>& weights = pieces_[pt].dense_weight;
+    for (int sp = 0; sp < source_spikes.parts(); ++sp)
+      for (uint32_t s : source_spikes.at(k, sp)) {
+        const float* w = weights.data() + static_cast<size_t>(s) * width;
+        for (uint32_t j = 0; j < width; ++j) out[j] += static_cast<double>(w[j]);
       }
-      if (plastic()) {
-        // Each arriving spike is a presynaptic event of its synapses: R-STDP (Izhikevich 2007)
-        // brings the weight up to date and depresses it by the post trace; the three-factor
-        // rule adds to the eligibility. Then the weight is delivered.
-        const uint64_t base = piece_base_[static_cast<size_t>(part)];
-        for (uint32_t s : spikes)
-          for (uint32_t j = piece.row_begin[s]; j < piece.row_begin[s + 1]; ++j) {
-            if (rstdp_)
-              rstdp_->on_pre(base + j, k, plastic_w_);
-            else
-              three_factor_->on_pre(base + j, k);
-            in[piece.syn[j].target] += plastic_w_[base + j];
-          }
-        continue;
+    return;
+  }
+  // Each synapse of the part adds its weight into the ring slot of its arrival step k + d.
+  // Rows are read once, front to back (the next rows are prefetched); the ring writes stay
+  // within this part's targets.
+  const size_t* slot_of_delay = target.slot_offsets(k);
+  double* ring = target.charge_ring();
+  const uint32_t shift = delay_bits_, mask = (1u << delay_bits_) - 1;
+  const Syn* syn = syn_.data();
+  constexpr size_t kAhead = 4;
+  for (int sp = 0; sp < source_spikes.parts(); ++sp) {
+    const std::vector<uint32_t>& spikes = source_spikes.at(k, sp);
+    for (size_t i = 0; i < spikes.size(); ++i) {
+      if (i + kAhead < spikes.size()) {
+        const auto [b, e] = part_range(spikes[i + kAhead], pt);
+        __builtin_prefetch(syn + b);
+        if (e > b + 8) __builtin_prefetch(syn + b + 8);
       }
-      ranges.clear();
-      for (uint32_t s : spikes)
-        ranges.emplace_back(groups_ == 1 ? piece.row_begin[s] : group_begin(piece, s, g),
-                            groups_ == 1 ? piece.row_begin[s + 1] : group_begin(piece, s, g + 1));
-      const Piece::Syn* syn = piece.syn.data();
-      auto prefetch = [&](size_t i) {
-        __builtin_prefetch(syn + ranges[i].first);
-        if (ranges[i].second > ranges[i].first) __builtin_prefetch(syn + ranges[i].second - 1);
-      };
-      for (size_t i = 0; i < ranges.size() && i < kAhead; ++i) prefetch(i);
-      for (size_t i = 0; i < ranges.size(); ++i) {
-        if (i + kAhead < ranges.size()) prefetch(i + kAhead);
-        for (uint32_t j = ranges[i].first; j < ranges[i].second; ++j)
-          in[syn[j].target] += static_cast<double>(syn[j].weight);
+      const auto [b, e] = part_range(spikes[i], pt);
+      for (uint64_t j = b; j < e; ++j) {
+        const uint32_t code = syn[j].code;
+        ring[slot_of_delay[code & mask] + (code >> shift)] += static_cast<double>(syn[j].weight);
       }
     }
   }
 }
 
+void Projection::gather_plastic(int part, Step k, const SpikeHistory& source_spikes,
+                                Population& target) {
+  // Each arriving spike is a presynaptic event of its synapses: R-STDP (Izhikevich 2007)
+  // brings the weight up to date and depresses it by the post trace; the three-factor rule
+  // adds to the eligibility. Then the weight is delivered into the slot of step k.
+  if (k < min_delay_) return;
+  const Piece& piece = pieces_[static_cast<size_t>(part)];
+  double* in = target.charge_at(k);
+  const uint64_t base = piece_base_[static_cast<size_t>(part)];
+  for (int sp = 0; sp < source_spikes.parts(); ++sp)
+    for (uint32_t s : source_spikes.at(k - min_delay_, sp))
+      for (uint32_t j = piece.row_begin[s]; j < piece.row_begin[s + 1]; ++j) {
+        if (rstdp_)
+          rstdp_->on_pre(base + j, k, plastic_w_);
+        else
+          three_factor_->on_pre(base + j, k);
+        in[piece.target[j]] += plastic_w_[base + j];
+      }
+}
+
 uint32_t Projection::row_length(uint32_t s) const {
   if (dense_) return n_target_;
-  uint32_t n = 0;
-  for (const Piece& piece : pieces_) n += piece.row_begin[s + 1] - piece.row_begin[s];
-  return n;
+  if (plastic()) {
+    uint32_t n = 0;
+    for (const Piece& piece : pieces_) n += piece.row_begin[s + 1] - piece.row_begin[s];
+    return n;
+  }
+  return static_cast<uint32_t>(row_start(s + 1) - row_start(s));
 }
 
 std::vector<Projection::Synapse> Projection::synapses() const {
   std::vector<Synapse> out;
   out.reserve(n_synapses_);
   for (uint32_t s = 0; s < n_source_; ++s) {
-    const size_t first = out.size();
-    for (const Piece& piece : pieces_) {
+    if (!dense_ && !plastic()) {
+      // Rows are stored in the canonical order: ascending target, ties in delay order.
+      const uint32_t mask = (1u << delay_bits_) - 1;
+      for (uint64_t j = row_start(s); j < row_start(s + 1); ++j)
+        out.push_back({s, syn_[j].code >> delay_bits_, static_cast<double>(syn_[j].weight),
+                       syn_[j].code & mask});
+      continue;
+    }
+    for (size_t t = 0; t < pieces_.size(); ++t) {
+      const Piece& piece = pieces_[t];
       if (dense_) {
         const uint32_t width = piece.hi - piece.lo;
         for (uint32_t j = 0; j < width; ++j) {
-          const uint32_t t = piece.lo + j;
-          if (t >= n_target_) break;
-          out.push_back({s, t, piece.dense_weight[static_cast<size_t>(s) * width + j], min_delay_});
+          const uint32_t target = piece.lo + j;
+          if (target >= n_target_) break;
+          out.push_back({s, target, piece.dense_weight[static_cast<size_t>(s) * width + j], min_delay_});
         }
         continue;
       }
-      const uint64_t base = plastic() ? piece_base_[static_cast<size_t>(&piece - pieces_.data())] : 0;
-      for (uint32_t g = 0; g < groups_; ++g)
-        for (uint32_t j = group_begin(piece, s, g); j < group_begin(piece, s, g + 1); ++j)
-          out.push_back({s, piece.syn[j].target,
-                         plastic() ? plastic_w_[base + j] : static_cast<double>(piece.syn[j].weight),
-                         min_delay_ + g});
+      for (uint32_t j = piece.row_begin[s]; j < piece.row_begin[s + 1]; ++j)
+        out.push_back({s, piece.target[j], plastic_w_[piece_base_[t] + j], min_delay_});
     }
-    // Canonical order within a row: ascending target, ties in delay order.
-    std::stable_sort(out.begin() + static_cast<long>(first), out.end(),
-                     [](const Synapse& x, const Synapse& y) { return x.target < y.target; });
   }
   return out;
 }
@@ -706,6 +724,12 @@ Network::Network(const NetworkSpec& spec, uint64_t seed, int n_parts)
     const auto& ps = spec.projections[i];
     projections_.emplace_back(ps, i, populations_[ps.source], populations_[ps.target], seed,
                               spec.dt_ms, partitions_[ps.target]);
+  }
+  for (auto& pop : populations_) {
+    uint32_t slots = 1;
+    for (const auto& proj : projections_)
+      if (proj.target() == pop.index()) slots = std::max(slots, proj.max_delay_steps());
+    pop.reserve_delays(slots);
   }
 }
 
@@ -730,7 +754,7 @@ uint32_t Network::min_delay_steps() const {
 uint32_t Network::history_depth(uint32_t population) const {
   uint32_t depth = 1;
   for (const auto& p : projections_)
-    if (p.source() == population) depth = std::max(depth, p.max_delay_steps() + 1);
+    if (p.source() == population && p.plastic()) depth = std::max(depth, p.max_delay_steps() + 1);
   return depth;
 }
 

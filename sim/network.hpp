@@ -7,10 +7,9 @@
 //   start at multiples of kBlock, so every neuron always goes through the same
 //   (vectorised) code path whatever the thread count: results are bitwise identical.
 // - A thread owns the target range [lo, hi) of every population: it alone updates those
-//   neurons and alone adds into their arrival buffers, so delivery needs no atomics.
-// - Each target neuron receives its inputs in one fixed order (projection order, then delay
-//   group, then ascending source id, then synapse order in the group), independent of the
-//   partition.
+//   neurons and alone adds into their rows of the charge ring, so delivery needs no atomics.
+// - Each target neuron receives its inputs in one fixed order (delivery step, projection
+//   order, ascending source id, row order), independent of the partition.
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -71,9 +70,17 @@ class Population {
   void advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>& spikes,
                std::vector<double>& scratch);
 
-  // Charge (mV) arriving for the next step to be advanced, per neuron: projections add
-  // into it, advance() consumes and clears it.
-  std::vector<double> arrivals;
+  // Charge (mV) in transit, as a ring of delay_slots() rows of padded() values: the row of
+  // step k (slot k mod slots) holds what arrives at step k. Projections add into it,
+  // advance(k) consumes its row and clears it. With slots equal to the largest incoming
+  // delay, the row cleared by advance(k) is the one spikes of step k reach at their longest
+  // delay, so each row is free when it is written.
+  void reserve_delays(uint32_t max_delay_steps);
+  uint32_t delay_slots() const { return slots_; }
+  double* charge_at(Step k) { return ring_.data() + static_cast<size_t>(k % slots_) * padded_; }
+  double* charge_ring() { return ring_.data(); }
+  // offsets[d] = start of the row of step k + d, for 0 <= d <= delay_slots().
+  const size_t* slot_offsets(Step k) const { return slot_offset_.data() + k % slots_; }
 
   // State, as arrays (padded; entries >= size() are inert).
   std::vector<double> v_mV, u;
@@ -95,13 +102,50 @@ class Population {
   double syn_decay_ = 0.0;     // exp(-dt/tau) for exponential synapses
   double charge_to_current_;   // delta: 1/dt; exponential: 1/tau
   double poisson_lambda_ = 0;  // expected input spikes per neuron per step
+  uint32_t slots_ = 1;
+  std::vector<double> ring_;
+  std::vector<size_t> slot_offset_;  // 2 * slots_ entries: (j mod slots_) * padded_
 };
 
-// Synapses of one projection. Rows by source neuron; a row is split into one piece per
-// thread partition of the target population (targets ascending within a piece), and within
-// a piece grouped by delay. Delivery happens at arrival time: for step k, each delay group d
-// of the rows of the spikes emitted at k - d adds into the target's arrival buffer. The
-// buffer is one value per neuron (cache-resident) instead of a ring of max_delay slots.
+// Unsigned offsets stored in the narrowest of 1, 2 or 4 bytes that holds the largest.
+class PackedOffsets {
+ public:
+  void assign(size_t n, uint64_t largest) {
+    width_ = largest < 256 ? 1 : largest < 65536 ? 2 : 4;
+    bytes_.assign(n * width_, 0);
+  }
+  void set(size_t i, uint32_t v) {
+    for (uint32_t b = 0; b < width_; ++b) bytes_[i * width_ + b] = static_cast<uint8_t>(v >> (8 * b));
+  }
+  uint32_t operator[](size_t i) const {
+    const uint8_t* p = bytes_.data() + i * width_;
+    if (width_ == 1) return p[0];
+    if (width_ == 2) return p[0] | static_cast<uint32_t>(p[1]) << 8;
+    return p[0] | static_cast<uint32_t>(p[1]) << 8 | static_cast<uint32_t>(p[2]) << 16 |
+           static_cast<uint32_t>(p[3]) << 24;
+  }
+  size_t bytes() const { return bytes_.size(); }
+
+ private:
+  uint32_t width_ = 1;
+  std::vector<uint8_t> bytes_;
+};
+
+namespace detail {
+class RowGenerator;
+}
+
+// Synapses of one projection, in one of three layouts:
+// - static sparse (the common case): one 8-byte record per synapse, {target << delay_bits |
+//   delay, weight}, rows by source neuron and sorted by (target, delay). Delivery happens at
+//   emission: a spike of step k adds each weight into the target's ring row of step k + d.
+//   Thread part p (targets [lo_p, hi_p)) handles the stretch of every row whose targets it
+//   owns; where that stretch starts is stored per row (in a byte for rows under 256), and
+//   row starts are implicit when every row has the same length (fixed out-degree).
+// - dense: all-to-all with one delay, a float weight matrix per thread part (contiguous adds).
+// - plastic (one delay): rows split into one piece per thread part, so a part's synapses are
+//   one contiguous range of rule synapse ids; delivered at arrival, where the rules need the
+//   presynaptic event.
 class Projection {
  public:
   Projection(const ProjectionSpec& spec, uint32_t index, const Population& source,
@@ -116,10 +160,10 @@ class Projection {
   uint32_t max_delay_steps() const { return max_delay_; }
   bool dense() const { return dense_; }
 
-  // Adds into target.arrivals, for the neurons of partition `part`, the charge of every
-  // spike of the source whose arrival step is k (emitted at k - d for each delay d).
-  // Plastic projections also update the weights of the arriving synapses (all in `part`).
-  void gather(int part, Step k, const SpikeHistory& source_spikes, Population& target);
+  // The delivery work of step k for the targets of thread part `part`: static projections
+  // send the spikes the source emitted at k into the ring rows of k + d; plastic ones deliver
+  // the spikes arriving at k + 1, with the rule's presynaptic events.
+  void deliver(int part, Step k, const SpikeHistory& source_spikes, Population& target);
 
   // Number of synapses in the row of source s (all pieces).
   uint32_t row_length(uint32_t s) const;
@@ -154,33 +198,44 @@ class Projection {
   std::vector<Synapse> synapses() const;
 
  private:
-  struct Piece {  // one thread partition's share of every row
-    uint32_t lo = 0, hi = 0;               // target range
-    std::vector<uint32_t> row_begin;       // n_source + 1 (sparse layout)
-    // Start of delay group g of row s: row_begin[s] + group8[s * groups + g] when every row
-    // piece is shorter than 2^8 synapses, row_begin[s] + group16[...] when shorter than 2^16,
-    // else group32[s * groups + g] (absolute). Only one is filled; none for a single delay.
-    std::vector<uint8_t> group8;
-    std::vector<uint16_t> group16;
-    std::vector<uint32_t> group32;
-    // Sparse layout: target and weight side by side, so a delay group is one contiguous
-    // stream of memory (one cache miss instead of two per group).
-    struct Syn {
-      uint32_t target;
-      float weight;
-    };
-    std::vector<Syn> syn;
-    std::vector<float> dense_weight;       // dense layout: n_source x (hi - lo)
+  struct Syn {
+    uint32_t code;  // target << delay_bits_ | delay_steps
+    float weight;
   };
-  uint32_t group_begin(const Piece& piece, uint32_t s, uint32_t g) const;
+  struct Piece {  // dense and plastic layouts: one thread part's share of every row
+    uint32_t lo = 0, hi = 0;          // target range
+    std::vector<uint32_t> row_begin;  // plastic: n_source + 1
+    std::vector<uint32_t> target;     // plastic: per synapse
+    std::vector<float> dense_weight;  // dense: n_source x (hi - lo)
+  };
+  void build_plastic(const detail::RowGenerator& gen, const Population& target, double dt_ms);
+  void gather_plastic(int part, Step k, const SpikeHistory& source_spikes, Population& target);
+  uint64_t row_start(uint32_t s) const {
+    return row_begin_.empty() ? static_cast<uint64_t>(s) * row_stride_ : row_begin_[s];
+  }
+  // Synapses [begin, end) of row s whose targets belong to thread part p.
+  std::pair<uint64_t, uint64_t> part_range(uint32_t s, size_t p) const {
+    const uint64_t start = row_start(s);
+    const size_t n_split = part_begin_.size() - 2;
+    const uint64_t b = p == 0 ? start : start + split_[s * n_split + p - 1];
+    const uint64_t e = p == n_split ? row_start(s + 1) : start + split_[s * n_split + p];
+    return {b, e};
+  }
 
   ProjectionSpec spec_;
   uint32_t n_source_ = 0;
   uint32_t n_target_ = 0;
   uint64_t n_synapses_ = 0;
   uint32_t min_delay_ = 1, max_delay_ = 1;
-  uint32_t groups_ = 1;  // max_delay_ - min_delay_ + 1
-  bool dense_ = false;   // all-to-all with one delay: a weight matrix, no target ids
+  bool dense_ = false;  // all-to-all with one delay: a weight matrix, no target ids
+  std::vector<uint32_t> part_begin_;  // the target partition
+  // Static sparse layout.
+  uint32_t delay_bits_ = 1;
+  std::vector<Syn> syn_;
+  std::vector<uint32_t> row_begin_;  // n_source + 1, or empty when rows are row_stride_ long
+  uint32_t row_stride_ = 0;
+  PackedOffsets split_;  // n_source x (parts - 1): start of part p's stretch within row s
+  // Dense and plastic layouts.
   std::vector<Piece> pieces_;
   // Plastic projections keep their weights in double, indexed by rule synapse id.
   std::unique_ptr<models::plasticity::RStdpRule> rstdp_;
@@ -206,7 +261,8 @@ class Network {
   uint64_t synapse_memory_bytes() const;
   uint32_t min_delay_steps() const;
   int population_index(const std::string& name) const;  // -1 when absent
-  // Steps of spike history each population must keep (its largest outgoing delay + 1).
+  // Steps of spike history each population must keep: the current step, and for plastic
+  // projections (delivered at arrival) their delay + 1.
   uint32_t history_depth(uint32_t population) const;
 
  private:

@@ -181,7 +181,7 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
               proj.learn(part, k);
             }
           for (auto& proj : projs)
-            proj.gather(part, k + 1, history_[proj.source()], pops[proj.target()]);
+            proj.deliver(part, k, history_[proj.source()], pops[proj.target()]);
         }
       } catch (...) {
         keep(std::current_exception());

@@ -9,11 +9,12 @@
 //   2  post       — plastic projections: postsynaptic events of step k's spikes, each thread
 //                   for its own targets (whose incoming synapses are all its own), then the
 //                   three-factor weight change of step k on the thread's own synapses
-//      gather     — each thread adds, for its own target range, the charge arriving at
-//                   step k + 1: delay group d of the rows of the spikes emitted at k + 1 - d
-//                   (d >= 1, so every spike it needs is already in the history)
+//      deliver    — each thread, for its own target range: static projections add the
+//                   weights of step k's spikes into the ring rows of steps k + d (d >= 1,
+//                   never the row being read); plastic projections add the charge arriving
+//                   at k + 1 (spikes emitted at k + 1 - d, from the history)
 //   3  record     — one thread hands step k's spikes and traces to the sinks, while the
-//                   others gather (both only read the spike history)              barrier
+//                   others deliver (both only read the spike history)             barrier
 //   4  pre traces — plastic projections: each thread stamps the presynaptic traces of the
 //                   spikes arriving at k + 1 from its own source range (read only in phase 2
 //                   of later steps, after a barrier)

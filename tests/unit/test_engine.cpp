@@ -138,8 +138,8 @@ TEST_CASE("a spike sent with delay d adds its charge exactly d steps later, acro
     std::set<Step> source_steps;
     for (const auto& s : sink.all())
       if (s.population == 0) source_steps.insert(s.step);
-    REQUIRE(source_steps.size() > 10);  // 400 steps through a 34-step history: eleven wraps
-    CHECK(simulation.network().history_depth(0) == 34);  // largest delay + 1: the history wraps
+    REQUIRE(source_steps.size() > 10);  // 400 steps through a 33-row charge ring: twelve wraps
+    CHECK(simulation.network().populations()[1].delay_slots() == 33);  // the largest delay
     for (uint32_t i = 0; i < delays_steps.size(); ++i) {
       for (Step k = 0; k < steps; ++k) {
         const bool arrives = k >= delays_steps[i] && source_steps.count(k - delays_steps[i]);
@@ -200,8 +200,8 @@ probability = 0.1
 weight = { dist = "normal", mean = 1.0, sd = 0.5 }
 delay_ms = { dist = "uniform_int", low = 1, high = 12 }
 [[projection]]
-# rows of 700 (350 per piece with two threads): delay-group offsets need 16 bits, while
-# the sparse projection above fits them in bytes
+# rows of 700: the offsets of thread parts within a row need 16 bits, while the sparse
+# projection above fits them in bytes
 source = "a"
 target = "b"
 rule = "all_to_all"
@@ -217,17 +217,9 @@ delay_ms = 3
   for (int parts : {1, 2, 4}) {
     Network network(cfg.network, 9, parts);
     Population& b = network.populations()[1];
-    // Spikes of population a at two emission steps; the history wraps (depth 13).
+    REQUIRE(b.delay_slots() == 12);  // the largest delay: the ring wraps in this test
     const Step k0 = 37, k1 = 41;
     const std::vector<uint32_t> spikes0 = {0, 5, 6, 100, 299}, spikes1 = {5, 7, 250};
-    SpikeHistory history;
-    history.reset(network.history_depth(0), parts);
-    REQUIRE(history.depth() == 13);
-    for (const auto& [k, spikes] : {std::pair{k0, spikes0}, std::pair{k1, spikes1}})
-      for (int t = 0; t < parts; ++t)
-        for (uint32_t s : spikes)  // hand each spike to the part that owns its id
-          if (s >= network.partition(0).lo(t) && s < network.partition(0).hi(t))
-            history.at(k, t).push_back(s);
     std::map<std::pair<Step, uint32_t>, double> reference;
     for (const auto& proj : network.projections())
       for (const auto& s : proj.synapses()) {
@@ -236,16 +228,57 @@ delay_ms = 3
         if (std::binary_search(spikes1.begin(), spikes1.end(), s.source))
           reference[{k1 + s.delay_steps, s.target}] += static_cast<double>(s.weight);
       }
-    for (Step k = k1 + 1; k <= k0 + 12; ++k) {  // arrivals for which both emissions are in reach
-      std::fill(b.arrivals.begin(), b.arrivals.end(), 0.0);
-      for (auto& proj : network.projections())
-        for (int t = 0; t < parts; ++t) proj.gather(t, k, history, b);
-      for (uint32_t i = 0; i < b.size(); ++i) {
-        const auto it = reference.find({k, i});
-        const double want = it == reference.end() ? 0.0 : it->second;
-        CHECK(b.arrivals[i] == doctest::Approx(want).epsilon(1e-12));
+    // The loop's order per step: read and clear the ring row of step k (as advance does),
+    // then deliver step k's spikes (population a spikes at k0 and k1 only).
+    SpikeHistory history;
+    history.reset(network.history_depth(0), parts);
+    REQUIRE(history.depth() == 1);  // static projections deliver at emission
+    for (Step k = k0; k <= k1 + 12; ++k) {
+      double* row = b.charge_at(k);
+      if (k > k0)
+        for (uint32_t i = 0; i < b.size(); ++i) {
+          const auto it = reference.find({k, i});
+          const double want = it == reference.end() ? 0.0 : it->second;
+          CHECK(row[i] == doctest::Approx(want).epsilon(1e-12));
+        }
+      std::fill(row, row + b.padded(), 0.0);
+      const std::vector<uint32_t> none;
+      const auto& spikes = k == k0 ? spikes0 : k == k1 ? spikes1 : none;
+      for (int t = 0; t < parts; ++t) {
+        auto& mine = history.at(k, t);
+        mine.clear();
+        for (uint32_t s : spikes)  // hand each spike to the part that owns its id
+          if (s >= network.partition(0).lo(t) && s < network.partition(0).hi(t)) mine.push_back(s);
       }
+      for (auto& proj : network.projections())
+        for (int t = 0; t < parts; ++t) proj.deliver(t, k, history, b);
     }
+  }
+}
+
+TEST_CASE("static sparse synapses cost 8 bytes, plus one byte per row and extra thread part") {
+  // The layout's promise (network.hpp): {code, weight} per synapse; row starts implicit for a
+  // fixed out-degree; one split offset per row and internal part boundary, in a byte for rows
+  // shorter than 256.
+  const NetworkConfig cfg = from_toml(R"(
+[simulation]
+duration_ms = 1
+[[population]]
+name = "a"
+size = 1000
+[[projection]]
+source = "a"
+target = "a"
+rule = "fixed_outdegree"
+outdegree = 100
+weight = 1
+delay_ms = { dist = "uniform_int", low = 1, high = 20 }
+)");
+  for (int parts : {1, 2, 3}) {
+    Network network(cfg.network, 2, parts);
+    const Projection& proj = network.projections()[0];
+    REQUIRE(proj.synapse_count() == 100000);
+    CHECK(proj.memory_bytes() == 8 * proj.synapse_count() + 1000u * static_cast<uint64_t>(parts - 1));
   }
 }
 
