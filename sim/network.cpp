@@ -117,15 +117,65 @@ using StepFn = bool (*)(double&, double&, const iz::Params&, double, double);
 bool step_dopri5_no_offset(double& v, double& u, const iz::Params& p, double I, double dt_ms) {
   return iz::step_dopri5(v, u, p, I, dt_ms);
 }
+// What one thread's neuron range needs for a step (pointers at its first neuron).
+struct ChunkState {
+  double *slot, *isyn, *in, *ad, *v, *u;
+  const double *mean, *sigma, *ext, *ad_decay, *a, *b, *c, *d;
+  double ad_inc, v_peak, dt, decay, to_current;
+};
+
+// Neurons [base, base + 64) of the range, with the chunk's noise z.
+template <StepFn step_fn, bool exponential, bool adapting>
+void advance_chunk(const ChunkState& st, uint32_t base, const double* __restrict z,
+                   double* __restrict fired) {
+  double* __restrict slot = st.slot + base;
+  double* __restrict isyn = st.isyn + base;
+  double* __restrict in = st.in + base;
+  double* __restrict v = st.v + base;
+  double* __restrict u = st.u + base;
+  double* __restrict ad = adapting ? st.ad + base : nullptr;
+  const double* __restrict mean = st.mean + base;
+  const double* __restrict sigma = st.sigma + base;
+  const double* __restrict ext = st.ext + base;
+  const double* __restrict ad_decay = adapting ? st.ad_decay + base : nullptr;
+  const double* __restrict pa = st.a + base;
+  const double* __restrict pb = st.b + base;
+  const double* __restrict pc = st.c + base;
+  const double* __restrict pd = st.d + base;
+  const double v_peak = st.v_peak, dt = st.dt, decay = st.decay, to_current = st.to_current;
+  const double ad_inc = st.ad_inc;
+#pragma omp simd
+  for (uint32_t i = 0; i < rng::kNormalChunk; ++i) {
+    const double charge = slot[i];
+    slot[i] = 0.0;
+    const double syn = exponential ? isyn[i] * decay + charge * to_current : charge * to_current;
+    isyn[i] = syn;
+    double current = mean[i] + sigma[i] * z[i] + ext[i] + syn;
+    double adapt = 0.0;
+    if constexpr (adapting) {
+      adapt = ad[i] * ad_decay[i];
+      current -= adapt;
+    }
+    in[i] = current;
+    const iz::Params p{pa[i], pb[i], pc[i], pd[i], v_peak};
+    double vi = v[i], ui = u[i];
+    const bool spiked = step_fn(vi, ui, p, current, dt);
+    v[i] = vi;
+    u[i] = ui;
+    const double f = spiked ? 1.0 : 0.0;
+    fired[i] = f;
+    if constexpr (adapting) ad[i] = adapt + f * ad_inc;
+  }
+}
+
 }  // namespace
 
 void Population::advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>& spikes,
                          std::vector<double>& scratch) {
   const uint32_t n = hi - lo;
   if (n == 0) return;
-  scratch.resize(2 * static_cast<size_t>(n));
-  double* z = scratch.data();
-  double* fired = z + n;
+  scratch.resize(rng::kNormalChunk);
+  double* fired = scratch.data();
   double* slot = charge_at(k) + lo;
 
   // Poisson input spikes add their charge to this step's slot.
@@ -149,80 +199,66 @@ void Population::advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>
     }
   }
 
-  if (spec_.drive.noise_sigma != 0.0) {
-    // Neurons come in blocks of four per Philox call, keyed by (block, step), so a
-    // neuron's noise does not depend on which thread draws it (lo and n are multiples of 4).
-    rng::normals_batch(seed_, rng::make_stream(rng::Purpose::noise, index_), lo / 4, k, n / 4, z);
-  } else {
-    std::fill(z, z + n, 0.0);
-  }
-
-  // Synaptic current from the charge that arrived for this step; the buffer is then cleared
-  // for the next step's arrivals.
-  double* isyn = i_syn.data() + lo;
-  if (spec_.synapse.kind == SynapseSpec::Kind::exponential) {
-    for (uint32_t j = 0; j < n; ++j) {
-      isyn[j] = isyn[j] * syn_decay_ + slot[j] * charge_to_current_;
-      slot[j] = 0.0;
-    }
-  } else {
-    for (uint32_t j = 0; j < n; ++j) {
-      isyn[j] = slot[j] * charge_to_current_;
-      slot[j] = 0.0;
-    }
-  }
-  double* in = input.data() + lo;
-  const double* mean = drive_mean.data() + lo;
-  const double* sigma = noise_sigma.data() + lo;
-  const double* ext = external.data() + lo;
-  for (uint32_t j = 0; j < n; ++j) in[j] = mean[j] + sigma[j] * z[j] + ext[j] + isyn[j];
-  if (spec_.adaptation.enabled) {
-    double* ad = adapt.data() + lo;
-    const double* decay = adapt_decay.data() + lo;
-    for (uint32_t j = 0; j < n; ++j) {
-      ad[j] *= decay[j];
-      in[j] -= ad[j];
-    }
-  }
-
-  double* v = v_mV.data() + lo;
-  double* uu = u.data() + lo;
-  const double* pa = a.data() + lo;
-  const double* pb = b.data() + lo;
-  const double* pc = c_mV.data() + lo;
-  const double* pd = d.data() + lo;
-  const double v_peak = spec_.v_peak_mV;
-  const double dt = dt_ms_;
-  // One loop per integrator: the step function is a template argument, so the compiler
-  // inlines it and the branch-free 2003 and Euler steps vectorise (rk4/dopri5 are calls).
-  auto run = [&]<StepFn step_fn>() {
-#pragma omp simd
-    for (uint32_t j = 0; j < n; ++j) {
-      const iz::Params p{pa[j], pb[j], pc[j], pd[j], v_peak};
-      double vj = v[j], uj = uu[j];
-      const bool spiked = step_fn(vj, uj, p, in[j], dt);
-      v[j] = vj;
-      uu[j] = uj;
-      fired[j] = spiked ? 1.0 : 0.0;
+  // One pass over chunks of 64 neurons (partitions start at multiples of kBlock = 64): the
+  // chunk's noise is drawn into registers/L1, then each neuron takes its arrived charge
+  // (clearing the ring row for reuse), forms its input and integrates. The step function and
+  // the synapse/adaptation options are template arguments, so the loop body is branch-free
+  // and vectorises for the 2003 and Euler steps (rk4/dopri5 are calls).
+  static_assert(kBlock % rng::kNormalChunk == 0);
+  const bool noisy = spec_.drive.noise_sigma != 0.0;
+  const uint32_t noise_stream = rng::make_stream(rng::Purpose::noise, index_);
+  ChunkState st;
+  st.slot = slot;
+  st.isyn = i_syn.data() + lo;
+  st.in = input.data() + lo;
+  st.mean = drive_mean.data() + lo;
+  st.sigma = noise_sigma.data() + lo;
+  st.ext = external.data() + lo;
+  st.ad = adapt.empty() ? nullptr : adapt.data() + lo;
+  st.ad_decay = adapt_decay.empty() ? nullptr : adapt_decay.data() + lo;
+  st.ad_inc = spec_.adaptation.increment;
+  st.v = v_mV.data() + lo;
+  st.u = u.data() + lo;
+  st.a = a.data() + lo;
+  st.b = b.data() + lo;
+  st.c = c_mV.data() + lo;
+  st.d = d.data() + lo;
+  st.v_peak = spec_.v_peak_mV;
+  st.dt = dt_ms_;
+  st.decay = syn_decay_;
+  st.to_current = charge_to_current_;
+  const uint32_t end = std::min(hi, spec_.size);
+  auto run = [&]<StepFn step_fn, bool exponential, bool adapting>() {
+    double z[rng::kNormalChunk] = {};
+    for (uint32_t base = 0; base < n; base += rng::kNormalChunk) {
+      if (noisy) rng::normals_chunk(seed_, noise_stream, (lo + base) / rng::kNormalChunk, k, z);
+      advance_chunk<step_fn, exponential, adapting>(st, base, z, fired);
+      for (uint32_t i = 0; i < rng::kNormalChunk; ++i)
+        if (fired[i] != 0.0 && lo + base + i < end) spikes.push_back(lo + base + i);
     }
   };
+  auto with_options = [&]<StepFn step_fn>() {
+    const bool exponential = spec_.synapse.kind == SynapseSpec::Kind::exponential;
+    if (exponential && st.ad)
+      run.template operator()<step_fn, true, true>();
+    else if (exponential)
+      run.template operator()<step_fn, true, false>();
+    else if (st.ad)
+      run.template operator()<step_fn, false, true>();
+    else
+      run.template operator()<step_fn, false, false>();
+  };
   switch (spec_.integrator) {
-    case iz::Integrator::izhikevich2003: run.template operator()<iz::step_izhikevich2003>(); break;
-    case iz::Integrator::izhikevich2003_clipped:
-      run.template operator()<iz::step_izhikevich2003_clipped>();
+    case iz::Integrator::izhikevich2003:
+      with_options.template operator()<iz::step_izhikevich2003>();
       break;
-    case iz::Integrator::euler: run.template operator()<iz::step_euler>(); break;
-    case iz::Integrator::rk4: run.template operator()<iz::step_rk4>(); break;
-    case iz::Integrator::dopri5: run.template operator()<step_dopri5_no_offset>(); break;
+    case iz::Integrator::izhikevich2003_clipped:
+      with_options.template operator()<iz::step_izhikevich2003_clipped>();
+      break;
+    case iz::Integrator::euler: with_options.template operator()<iz::step_euler>(); break;
+    case iz::Integrator::rk4: with_options.template operator()<iz::step_rk4>(); break;
+    case iz::Integrator::dopri5: with_options.template operator()<step_dopri5_no_offset>(); break;
   }
-  if (spec_.adaptation.enabled) {
-    double* ad = adapt.data() + lo;
-    const double inc = spec_.adaptation.increment;
-    for (uint32_t j = 0; j < n; ++j) ad[j] += fired[j] * inc;
-  }
-  const uint32_t end = std::min(hi, spec_.size);
-  for (uint32_t i = lo; i < end; ++i)
-    if (fired[i - lo] != 0.0) spikes.push_back(i);
 }
 
 // ---------------------------------------------------------------------------------------

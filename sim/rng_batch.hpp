@@ -91,61 +91,72 @@ inline void box_muller_fast(uint32_t a, uint32_t b, double& z0, double& z1) {
   z1 = static_cast<double>(r * s);
 }
 
-// Normal deviates for blocks [first_block, first_block + n_blocks) of one stream at one
-// index (step): block j gives out[4j .. 4j+3] from Philox(counter = {stream, block, index},
-// key = seed), words (0,1) and (2,3) each through box_muller_fast.
-inline void normals_batch(uint64_t seed, uint32_t stream, uint32_t first_block, uint64_t index,
-                          uint32_t n_blocks, double* out) {
+// Normal deviates come in chunks of 64 elements: Philox on 16 counters gives 16 x 4 words,
+// and Box–Muller turns words (0,1) and (2,3) of each counter into two normals each. Element
+// i of a stream at one index (step) is normal q = (i mod 64) / 16 of counter
+// {stream, (i / 64) * 16 + i mod 16, index} under key = seed, q = 0..3 being
+// (r0 cos, r0 sin, r1 cos, r1 sin): a chunk's normals then land in four contiguous runs of 16,
+// which the vector code stores directly.
+inline constexpr uint32_t kNormalChunk = 64;
+
+// The scalar definition (the reference for the batch, and for single elements).
+inline double normal_at(uint64_t seed, uint32_t stream, uint64_t element, uint64_t index) {
+  const auto block = static_cast<uint32_t>((element / kNormalChunk) * 16 + element % 16);
+  const auto w = bits(seed, stream, block, index);
+  double z[4];
+  box_muller_fast(w[0], w[1], z[0], z[1]);
+  box_muller_fast(w[2], w[3], z[2], z[3]);
+  return z[(element % kNormalChunk) / 16];
+}
+
+// The 64 normals of chunk `chunk` (elements 64 chunk .. 64 chunk + 63) into out[0..63].
+inline void normals_chunk(uint64_t seed, uint32_t stream, uint32_t chunk, uint64_t index,
+                          double* out) {
   constexpr uint32_t kLanes = 16;
-  const uint32_t k0_init = static_cast<uint32_t>(seed), k1_init = static_cast<uint32_t>(seed >> 32);
   const uint32_t i_lo = static_cast<uint32_t>(index), i_hi = static_cast<uint32_t>(index >> 32);
-  for (uint32_t base = 0; base < n_blocks; base += kLanes) {
-    const uint32_t lanes = n_blocks - base < kLanes ? n_blocks - base : kLanes;
-    uint32_t c0[kLanes], c1[kLanes], c2[kLanes], c3[kLanes];
+  uint32_t c0[kLanes], c1[kLanes], c2[kLanes], c3[kLanes];
 #pragma omp simd
-    for (uint32_t l = 0; l < kLanes; ++l) {
-      c0[l] = stream;
-      c1[l] = first_block + base + l;
-      c2[l] = i_lo;
-      c3[l] = i_hi;
-    }
-    uint32_t k0 = k0_init, k1 = k1_init;
-    for (int round = 0; round < 10; ++round) {
-#pragma omp simd
-      for (uint32_t l = 0; l < kLanes; ++l) {
-        const uint64_t p0 = static_cast<uint64_t>(detail::kPhiloxM0) * c0[l];
-        const uint64_t p1 = static_cast<uint64_t>(detail::kPhiloxM1) * c2[l];
-        const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1[l] ^ k0;
-        const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ c3[l] ^ k1;
-        c1[l] = static_cast<uint32_t>(p1);
-        c3[l] = static_cast<uint32_t>(p0);
-        c0[l] = n0;
-        c2[l] = n2;
-      }
-      k0 += detail::kPhiloxW0;
-      k1 += detail::kPhiloxW1;
-    }
-    float z[4][kLanes];
-#pragma omp simd
-    for (uint32_t l = 0; l < kLanes; ++l) {
-      const float r0 = std::sqrt(-2.0f * detail::log_poly(detail::uniform24(c0[l])));
-      const float r1 = std::sqrt(-2.0f * detail::log_poly(detail::uniform24(c2[l])));
-      float s0, co0, s1, co1;
-      detail::sincos_2pi(static_cast<float>(c1[l] >> 8) * 0x1p-24f, s0, co0);
-      detail::sincos_2pi(static_cast<float>(c3[l] >> 8) * 0x1p-24f, s1, co1);
-      z[0][l] = r0 * co0;
-      z[1][l] = r0 * s0;
-      z[2][l] = r1 * co1;
-      z[3][l] = r1 * s1;
-    }
-    for (uint32_t l = 0; l < lanes; ++l) {
-      double* o = out + 4 * static_cast<size_t>(base + l);
-      o[0] = z[0][l];
-      o[1] = z[1][l];
-      o[2] = z[2][l];
-      o[3] = z[3][l];
-    }
+  for (uint32_t l = 0; l < kLanes; ++l) {
+    c0[l] = stream;
+    c1[l] = chunk * kLanes + l;
+    c2[l] = i_lo;
+    c3[l] = i_hi;
   }
+  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  for (int round = 0; round < 10; ++round) {
+#pragma omp simd
+    for (uint32_t l = 0; l < kLanes; ++l) {
+      const uint64_t p0 = static_cast<uint64_t>(detail::kPhiloxM0) * c0[l];
+      const uint64_t p1 = static_cast<uint64_t>(detail::kPhiloxM1) * c2[l];
+      const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1[l] ^ k0;
+      const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ c3[l] ^ k1;
+      c1[l] = static_cast<uint32_t>(p1);
+      c3[l] = static_cast<uint32_t>(p0);
+      c0[l] = n0;
+      c2[l] = n2;
+    }
+    k0 += detail::kPhiloxW0;
+    k1 += detail::kPhiloxW1;
+  }
+#pragma omp simd
+  for (uint32_t l = 0; l < kLanes; ++l) {
+    const float r0 = std::sqrt(-2.0f * detail::log_poly(detail::uniform24(c0[l])));
+    const float r1 = std::sqrt(-2.0f * detail::log_poly(detail::uniform24(c2[l])));
+    float s0, co0, s1, co1;
+    detail::sincos_2pi(static_cast<float>(c1[l] >> 8) * 0x1p-24f, s0, co0);
+    detail::sincos_2pi(static_cast<float>(c3[l] >> 8) * 0x1p-24f, s1, co1);
+    out[l] = static_cast<double>(r0 * co0);
+    out[kLanes + l] = static_cast<double>(r0 * s0);
+    out[2 * kLanes + l] = static_cast<double>(r1 * co1);
+    out[3 * kLanes + l] = static_cast<double>(r1 * s1);
+  }
+}
+
+// Elements [first, first + n) of one stream at one index; first and n multiples of 64.
+inline void normals_batch(uint64_t seed, uint32_t stream, uint64_t first, uint64_t index,
+                          uint64_t n, double* out) {
+  for (uint64_t e = 0; e < n; e += kNormalChunk)
+    normals_chunk(seed, stream, static_cast<uint32_t>((first + e) / kNormalChunk), index, out + e);
 }
 
 }  // namespace sim::rng

@@ -443,11 +443,7 @@ TEST_CASE("the 2003 network equals a literal transcription of the paper's MATLAB
     for (const auto& s : proj.synapses()) S[static_cast<size_t>(to + s.target) * N + so + s.source] = s.weight;
   }
   auto noise = [&](int pop, uint32_t j, Step k) {
-    const auto w = rng::bits(cfg.run.seed, rng::make_stream(rng::Purpose::noise, pop), j / 4, k);
-    double z[4];
-    rng::box_muller_fast(w[0], w[1], z[0], z[1]);
-    rng::box_muller_fast(w[2], w[3], z[2], z[3]);
-    return z[j % 4];
+    return rng::normal_at(cfg.run.seed, rng::make_stream(rng::Purpose::noise, pop), j, k);
   };
   std::vector<MemorySink::Spike> reference;
   std::vector<int> fired;
