@@ -11,6 +11,7 @@ struct BenchOptions {
   std::vector<int> threads = {1, 2};
   std::vector<std::string> only;  // case names; empty = all
   bool quick = false;             // a tenth of the model time, for a smoke run
+  int repeat = 1;                 // runs per case and thread count; the fastest is reported
 };
 
 void add_bench_options(CLI::App& app, BenchOptions& options);
