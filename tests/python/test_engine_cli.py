@@ -384,3 +384,23 @@ def test_isi_plot_and_npz_export_of_a_real_run(tmp_path):
         sel = z["population"] == k
         np.testing.assert_array_equal(z["times_ms"][sel], raw[pop][0])
         np.testing.assert_array_equal(z["node_ids"][sel], raw[pop][1].astype(np.int64))
+
+
+# --------------------------------------------------------------------------- bench
+
+def test_bench_reports_the_sparse_layout_at_8_bytes_per_synapse(tmp_path):
+    # Not a timing test: it checks that `snnsim bench` runs and reports the memory the
+    # engine's layout promises for benchmark (b) (network.hpp): 8 bytes per synapse when
+    # every row has the same length (fixed out-degree), plus one byte per source neuron and
+    # projection for where the second thread's stretch of the row starts: 1e6 synapses; the
+    # projections have 8000 + 8000 (excitatory) + 2000 + 2000 (inhibitory) sources.
+    r = run_ok("bench", "--quick", "--case", "sparse10k", "--threads", "1", "2", "--repeat", "2",
+               cwd=tmp_path)
+    rows = {int(line.split()[1]): line.split() for line in r.stdout.splitlines()
+            if line.startswith("sparse10k")}
+    assert set(rows) == {1, 2}, r.stdout
+    assert float(rows[1][-1]) == pytest.approx(8.00, abs=0.005)
+    assert float(rows[2][-1]) == pytest.approx(8.00 + 20000 / 1e6, abs=0.005)
+    for row in rows.values():
+        assert float(row[4]) > 0  # wall seconds
+        assert float(row[8]) > 0  # mean rate
