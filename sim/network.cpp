@@ -45,8 +45,6 @@ Population::Population(const PopulationSpec& spec, uint32_t index, uint64_t seed
   i_syn.assign(n, 0.0);
   input.assign(n, 0.0);
   external.assign(n, 0.0);
-  noise_sigma.assign(n, 0.0);
-  drive_mean.assign(n, 0.0);
 
   const uint32_t het_stream = rng::make_stream(rng::Purpose::heterogeneity, index);
   const uint32_t init_stream = rng::make_stream(rng::Purpose::initial_state, index);
@@ -72,8 +70,6 @@ Population::Population(const PopulationSpec& spec, uint32_t index, uint64_t seed
     }
     rng::Stream r0(seed, init_stream, i);
     v_mV[i] = draw(spec.v0_mV, r0);
-    noise_sigma[i] = spec.drive.noise_sigma;
-    drive_mean[i] = spec.drive.mean;
   }
   if (spec.adaptation.enabled) {
     adapt.assign(n, 0.0);
@@ -119,23 +115,23 @@ bool step_dopri5_no_offset(double& v, double& u, const iz::Params& p, double I, 
 }
 // What one thread's neuron range needs for a step (pointers at its first neuron).
 struct ChunkState {
-  double *slot, *isyn, *in, *ad, *v, *u;
-  const double *mean, *sigma, *ext, *ad_decay, *a, *b, *c, *d;
-  double ad_inc, v_peak, dt, decay, to_current;
+  double *slot, *isyn, *ad, *v, *u;
+  const double *ext, *ad_decay, *a, *b, *c, *d;
+  double mean, sigma, ad_inc, v_peak, dt, decay, to_current;
 };
 
-// Neurons [base, base + 64) of the range, with the chunk's noise z.
+// Neurons [base, base + 64) of the range, with the chunk's noise z; their input currents go
+// to in[0..63], their spike flags to fired[0..63]. Only what the step needs is read or
+// written (a delta synapse has no current state): for large networks the neuron arrays do
+// not fit the caches and this loop is limited by memory traffic.
 template <StepFn step_fn, bool exponential, bool adapting>
 void advance_chunk(const ChunkState& st, uint32_t base, const double* __restrict z,
-                   double* __restrict fired) {
+                   double* __restrict in, double* __restrict fired) {
   double* __restrict slot = st.slot + base;
   double* __restrict isyn = st.isyn + base;
-  double* __restrict in = st.in + base;
   double* __restrict v = st.v + base;
   double* __restrict u = st.u + base;
   double* __restrict ad = adapting ? st.ad + base : nullptr;
-  const double* __restrict mean = st.mean + base;
-  const double* __restrict sigma = st.sigma + base;
   const double* __restrict ext = st.ext + base;
   const double* __restrict ad_decay = adapting ? st.ad_decay + base : nullptr;
   const double* __restrict pa = st.a + base;
@@ -143,14 +139,17 @@ void advance_chunk(const ChunkState& st, uint32_t base, const double* __restrict
   const double* __restrict pc = st.c + base;
   const double* __restrict pd = st.d + base;
   const double v_peak = st.v_peak, dt = st.dt, decay = st.decay, to_current = st.to_current;
-  const double ad_inc = st.ad_inc;
+  const double ad_inc = st.ad_inc, mean = st.mean, sigma = st.sigma;
 #pragma omp simd
   for (uint32_t i = 0; i < rng::kNormalChunk; ++i) {
     const double charge = slot[i];
     slot[i] = 0.0;
-    const double syn = exponential ? isyn[i] * decay + charge * to_current : charge * to_current;
-    isyn[i] = syn;
-    double current = mean[i] + sigma[i] * z[i] + ext[i] + syn;
+    double syn = charge * to_current;
+    if constexpr (exponential) {
+      syn = isyn[i] * decay + syn;
+      isyn[i] = syn;
+    }
+    double current = mean + sigma * z[i] + ext[i] + syn;
     double adapt = 0.0;
     if constexpr (adapting) {
       adapt = ad[i] * ad_decay[i];
@@ -210,9 +209,8 @@ void Population::advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>
   ChunkState st;
   st.slot = slot;
   st.isyn = i_syn.data() + lo;
-  st.in = input.data() + lo;
-  st.mean = drive_mean.data() + lo;
-  st.sigma = noise_sigma.data() + lo;
+  st.mean = spec_.drive.mean;
+  st.sigma = spec_.drive.noise_sigma;
   st.ext = external.data() + lo;
   st.ad = adapt.empty() ? nullptr : adapt.data() + lo;
   st.ad_decay = adapt_decay.empty() ? nullptr : adapt_decay.data() + lo;
@@ -230,9 +228,11 @@ void Population::advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>
   const uint32_t end = std::min(hi, spec_.size);
   auto run = [&]<StepFn step_fn, bool exponential, bool adapting>() {
     double z[rng::kNormalChunk] = {};
+    double current[rng::kNormalChunk];
     for (uint32_t base = 0; base < n; base += rng::kNormalChunk) {
       if (noisy) rng::normals_chunk(seed_, noise_stream, (lo + base) / rng::kNormalChunk, k, z);
-      advance_chunk<step_fn, exponential, adapting>(st, base, z, fired);
+      advance_chunk<step_fn, exponential, adapting>(st, base, z, current, fired);
+      if (keep_input_) std::copy(current, current + rng::kNormalChunk, input.data() + lo + base);
       for (uint32_t i = 0; i < rng::kNormalChunk; ++i)
         if (fired[i] != 0.0 && lo + base + i < end) spikes.push_back(lo + base + i);
     }

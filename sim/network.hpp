@@ -82,14 +82,16 @@ class Population {
   // offsets[d] = start of the row of step k + d, for 0 <= d <= delay_slots().
   const size_t* slot_offsets(Step k) const { return slot_offset_.data() + k % slots_; }
 
-  // State, as arrays (padded; entries >= size() are inert).
+  // State, as arrays (padded: entries >= size() are integrated like the others, but they
+  // receive no synapses and their spikes are never reported).
   std::vector<double> v_mV, u;
   std::vector<double> a, b, c_mV, d;
   std::vector<double> i_syn;     // exponential synaptic current state
-  std::vector<double> input;     // total input current of the last step (for traces)
+  // Total input current of the last step, written only while keep_input(true) is set (for
+  // traces: it is otherwise memory traffic nobody reads).
+  std::vector<double> input;
+  void keep_input(bool keep) { keep_input_ = keep; }
   std::vector<double> external;  // extra current set by experiments; persists until changed
-  std::vector<double> noise_sigma;  // per neuron (padding has 0)
-  std::vector<double> drive_mean;   // per neuron constant current
   std::vector<double> adapt;        // adaptation current (only when spec().adaptation.enabled)
   std::vector<double> adapt_decay;  // per neuron exp(-dt / tau_adapt)
 
@@ -102,6 +104,7 @@ class Population {
   double syn_decay_ = 0.0;     // exp(-dt/tau) for exponential synapses
   double charge_to_current_;   // delta: 1/dt; exponential: 1/tau
   double poisson_lambda_ = 0;  // expected input spikes per neuron per step
+  bool keep_input_ = false;
   uint32_t slots_ = 1;
   std::vector<double> ring_;
   std::vector<size_t> slot_offset_;  // 2 * slots_ entries: (j mod slots_) * padded_

@@ -27,6 +27,7 @@ Simulation::Simulation(const NetworkSpec& net, const RunSpec& run)
     row_lengths_.push_back(std::move(lengths));
   }
   for (const auto& t : run.traces) {
+    network_.populations().at(t.population).keep_input(true);
     const Step start = static_cast<Step>(std::llround(t.start_ms / net.dt_ms));
     const Step stop = static_cast<Step>(std::llround(t.stop_ms / net.dt_ms));
     trace_windows_.push_back({start, stop});

@@ -125,6 +125,7 @@ TEST_CASE("a spike sent with delay d adds its charge exactly d steps later, acro
     RunSpec run;
     run.seed = 3;
     Simulation simulation(net, run);
+    simulation.network().populations()[1].keep_input(true);
     MemorySink sink;
     simulation.add_sink(&sink);
     const Step steps = 400;
