@@ -2,6 +2,10 @@
 
 #include <omp.h>
 
+#include <memory>
+
+#include "sim/step_barrier.hpp"
+
 #include <atomic>
 
 #include <algorithm>
@@ -143,21 +147,25 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
     failed.store(true);
   };
   const int parts = threads_;
+  std::unique_ptr<StepBarrier> barrier;
 #pragma omp parallel num_threads(threads_)
   {
     const int tid = omp_get_thread_num();
     const int n_threads = omp_get_num_threads();
+#pragma omp single
+    barrier = std::make_unique<StepBarrier>(n_threads);
+    // (implicit barrier of single: every thread sees the barrier object)
     for (Step k = first; k < last; ++k) {
       if (hook_) {
-        // The barrier makes the hook run strictly between steps (after phase 4 of k - 1).
-#pragma omp barrier
-#pragma omp single
-        try {
-          hook_(k);
-        } catch (...) {
-          keep(std::current_exception());
-        }
-        // implicit barrier of single: external currents are set before anyone advances
+        // The barrier makes the hook run strictly between steps (after phase 4 of k - 1);
+        // the second one sets external currents before anyone advances.
+        barrier->wait();
+        if (tid == 0) try {
+            hook_(k);
+          } catch (...) {
+            keep(std::current_exception());
+          }
+        barrier->wait();
         if (failed.load()) break;
       }
       try {
@@ -172,7 +180,7 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
       } catch (...) {
         keep(std::current_exception());
       }
-#pragma omp barrier
+      barrier->wait();
       if (failed.load()) break;
       try {
         for (int part = tid; part < parts; part += n_threads) {
@@ -187,8 +195,7 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
       } catch (...) {
         keep(std::current_exception());
       }
-#pragma omp master
-      try {
+      if (tid == 0) try {
         record(k);
         now_ = k + 1;
         const bool epoch_end = (now_ - first) % flush_interval_ == 0 || now_ == last;
@@ -205,7 +212,7 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
       } catch (...) {
         keep(std::current_exception());
       }
-#pragma omp barrier
+      barrier->wait();
       if (failed.load()) break;
       for (int part = tid; part < parts; part += n_threads)
         for (auto& proj : projs)
