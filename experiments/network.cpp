@@ -36,6 +36,16 @@ RunStats simulate(const sim::NetworkConfig& cfg, const std::string& experiment_n
   stats.neuron_updates = neurons * simulation.now();
   stats.synapses = simulation.network().synapse_count();
   stats.synapse_bytes = simulation.network().synapse_memory_bytes();
+  const auto& phases = simulation.phase_times();
+  for (const auto& t : phases) {
+    const double n = static_cast<double>(phases.size());
+    stats.advance_s += t.advance_s / n;
+    stats.deliver_s += t.deliver_s / n;
+    stats.record_s += t.record_s / n;
+    stats.wait_s += t.wait_s / n;
+    stats.advance_max_s = std::max(stats.advance_max_s, t.advance_s);
+    stats.deliver_max_s = std::max(stats.deliver_max_s, t.deliver_s);
+  }
   if (before_end) before_end(stats);
   simulation.end(stats.complete);
   return stats;

@@ -23,6 +23,10 @@ struct RunStats {
   uint64_t neuron_updates = 0;
   uint64_t synapses = 0;
   uint64_t synapse_bytes = 0;
+  // Mean over threads of the wall time per phase (sim::Simulation::PhaseTimes), and the
+  // slowest thread's advance and deliver time (a gap to the mean is load imbalance).
+  double advance_s = 0, deliver_s = 0, record_s = 0, wait_s = 0;
+  double advance_max_s = 0, deliver_max_s = 0;
 };
 
 // Runs `cfg` to its duration with the given sinks, reporting progress to `log`.

@@ -153,19 +153,36 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
     const int tid = omp_get_thread_num();
     const int n_threads = omp_get_num_threads();
 #pragma omp single
-    barrier = std::make_unique<StepBarrier>(n_threads);
+    {
+      barrier = std::make_unique<StepBarrier>(n_threads);
+      if (phase_times_.size() < static_cast<size_t>(n_threads))
+        phase_times_.resize(static_cast<size_t>(n_threads));
+    }
     // (implicit barrier of single: every thread sees the barrier object)
+    PhaseTimes times;
+    auto mark = clock::now();
+    // Adds the time since the last mark to `phase`.
+    auto lap = [&mark](double& phase) {
+      const auto t = clock::now();
+      phase += std::chrono::duration<double>(t - mark).count();
+      mark = t;
+    };
+    auto wait = [&] {
+      barrier->wait();
+      lap(times.wait_s);
+    };
     for (Step k = first; k < last; ++k) {
       if (hook_) {
         // The barrier makes the hook run strictly between steps (after phase 4 of k - 1);
         // the second one sets external currents before anyone advances.
-        barrier->wait();
+        wait();
         if (tid == 0) try {
             hook_(k);
           } catch (...) {
             keep(std::current_exception());
           }
-        barrier->wait();
+        lap(times.record_s);
+        wait();
         if (failed.load()) break;
       }
       try {
@@ -180,7 +197,8 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
       } catch (...) {
         keep(std::current_exception());
       }
-      barrier->wait();
+      lap(times.advance_s);
+      wait();
       if (failed.load()) break;
       try {
         for (int part = tid; part < parts; part += n_threads) {
@@ -195,6 +213,7 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
       } catch (...) {
         keep(std::current_exception());
       }
+      lap(times.deliver_s);
       if (tid == 0) try {
         record(k);
         now_ = k + 1;
@@ -212,7 +231,8 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
       } catch (...) {
         keep(std::current_exception());
       }
-      barrier->wait();
+      lap(times.record_s);
+      wait();
       if (failed.load()) break;
       for (int part = tid; part < parts; part += n_threads)
         for (auto& proj : projs)
@@ -220,8 +240,14 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
             const Partition& range = network_.partition(proj.source());
             proj.on_pre_arrivals(k + 1, history_[proj.source()], range.lo(part), range.hi(part));
           }
+      lap(times.deliver_s);
       if (stopped) break;
     }
+    PhaseTimes& total = phase_times_[static_cast<size_t>(tid)];
+    total.advance_s += times.advance_s;
+    total.deliver_s += times.deliver_s;
+    total.record_s += times.record_s;
+    total.wait_s += times.wait_s;
   }
   if (failure) std::rethrow_exception(failure);
   if (stopped)

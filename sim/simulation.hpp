@@ -87,6 +87,13 @@ class Simulation {
   // Synaptic events delivered so far (spikes x synapses of their rows).
   uint64_t synaptic_events() const { return synaptic_events_; }
 
+  // Wall time per phase, per thread of the parallel region, summed over run() calls: where
+  // a thread's time went (the step hook counts as record; waiting is time at barriers).
+  struct PhaseTimes {
+    double advance_s = 0, deliver_s = 0, record_s = 0, wait_s = 0;
+  };
+  const std::vector<PhaseTimes>& phase_times() const { return phase_times_; }
+
  private:
   void record(Step k);
 
@@ -108,6 +115,7 @@ class Simulation {
   std::vector<std::vector<uint32_t>> row_lengths_;
   uint64_t total_spikes_ = 0;
   uint64_t synaptic_events_ = 0;
+  std::vector<PhaseTimes> phase_times_;
   // trace buffers
   std::vector<std::vector<double>> trace_v_, trace_u_, trace_i_;
   std::vector<std::pair<Step, Step>> trace_windows_;

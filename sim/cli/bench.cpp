@@ -96,6 +96,9 @@ void add_bench_options(CLI::App& app, BenchOptions& o) {
                  "runs per case and thread count, each in a fresh process; the fastest is "
                  "reported (wall times on a shared machine only ever err upwards)")
       ->check(CLI::Range(1, 100));
+  app.add_flag("--phases", o.phases,
+               "also print each case's time per step phase (mean over threads, and the slowest "
+               "thread): advance, deliver, record, waiting at barriers");
 }
 
 int run_bench(const BenchOptions& o, const std::atomic<bool>* stop) {
@@ -136,6 +139,10 @@ int run_bench(const BenchOptions& o, const std::atomic<bool>* stop) {
                   static_cast<double>(usage.ru_maxrss) / 1024.0,
                   s.synapses ? static_cast<double>(s.synapse_bytes) / static_cast<double>(s.synapses)
                              : 0.0);
+      if (o.phases)
+        std::printf("  phases (s, mean / slowest thread): advance %.3f / %.3f, deliver %.3f / %.3f, "
+                    "record %.3f, waiting %.3f\n",
+                    s.advance_s, s.advance_max_s, s.deliver_s, s.deliver_max_s, s.record_s, s.wait_s);
       std::fflush(stdout);
     }
   }

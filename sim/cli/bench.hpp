@@ -12,6 +12,7 @@ struct BenchOptions {
   std::vector<std::string> only;  // case names; empty = all
   bool quick = false;             // a tenth of the model time, for a smoke run
   int repeat = 1;                 // runs per case and thread count; the fastest is reported
+  bool phases = false;            // also print where the threads' time went
 };
 
 void add_bench_options(CLI::App& app, BenchOptions& options);
