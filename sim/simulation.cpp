@@ -167,23 +167,25 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
       phase += std::chrono::duration<double>(t - mark).count();
       mark = t;
     };
+    // Waits for all threads; true when any thread has failed (the same answer for all, so
+    // they all leave the loop at the same barrier).
     auto wait = [&] {
-      barrier->wait();
+      const bool any_failed = barrier->wait(failed.load());
       lap(times.wait_s);
+      return any_failed;
     };
     for (Step k = first; k < last; ++k) {
       if (hook_) {
         // The barrier makes the hook run strictly between steps (after phase 4 of k - 1);
         // the second one sets external currents before anyone advances.
-        wait();
+        if (wait()) break;
         if (tid == 0) try {
             hook_(k);
           } catch (...) {
             keep(std::current_exception());
           }
         lap(times.record_s);
-        wait();
-        if (failed.load()) break;
+        if (wait()) break;
       }
       try {
         for (int part = tid; part < parts; part += n_threads)
@@ -198,8 +200,7 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
         keep(std::current_exception());
       }
       lap(times.advance_s);
-      wait();
-      if (failed.load()) break;
+      if (wait()) break;
       try {
         for (int part = tid; part < parts; part += n_threads) {
           for (auto& proj : projs)
@@ -232,14 +233,17 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
         keep(std::current_exception());
       }
       lap(times.record_s);
-      wait();
-      if (failed.load()) break;
-      for (int part = tid; part < parts; part += n_threads)
-        for (auto& proj : projs)
-          if (proj.plastic()) {
-            const Partition& range = network_.partition(proj.source());
-            proj.on_pre_arrivals(k + 1, history_[proj.source()], range.lo(part), range.hi(part));
-          }
+      if (wait()) break;
+      try {
+        for (int part = tid; part < parts; part += n_threads)
+          for (auto& proj : projs)
+            if (proj.plastic()) {
+              const Partition& range = network_.partition(proj.source());
+              proj.on_pre_arrivals(k + 1, history_[proj.source()], range.lo(part), range.hi(part));
+            }
+      } catch (...) {
+        keep(std::current_exception());  // seen at the next barrier
+      }
       lap(times.deliver_s);
       if (stopped) break;
     }
