@@ -169,12 +169,9 @@ void advance_chunk(const ChunkState& st, uint32_t base, const double* __restrict
 
 }  // namespace
 
-void Population::advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>& spikes,
-                         std::vector<double>& scratch) {
+void Population::advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>& spikes) {
   const uint32_t n = hi - lo;
   if (n == 0) return;
-  scratch.resize(rng::kNormalChunk);
-  double* fired = scratch.data();
   double* slot = charge_at(k) + lo;
 
   // Poisson input spikes add their charge to this step's slot.
@@ -228,13 +225,20 @@ void Population::advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>
   const uint32_t end = std::min(hi, spec_.size);
   auto run = [&]<StepFn step_fn, bool exponential, bool adapting>() {
     double z[rng::kNormalChunk] = {};
-    double current[rng::kNormalChunk];
+    double current[rng::kNormalChunk], fired[rng::kNormalChunk];
     for (uint32_t base = 0; base < n; base += rng::kNormalChunk) {
       if (noisy) rng::normals_chunk(seed_, noise_stream, (lo + base) / rng::kNormalChunk, k, z);
       advance_chunk<step_fn, exponential, adapting>(st, base, z, current, fired);
       if (keep_input_) std::copy(current, current + rng::kNormalChunk, input.data() + lo + base);
+      // Spikes are rare (~1 % of neurons per step): gather the flags into a bit mask (a
+      // vectorised compare) and visit only the set bits, in ascending order.
+      uint64_t mask = 0;
       for (uint32_t i = 0; i < rng::kNormalChunk; ++i)
-        if (fired[i] != 0.0 && lo + base + i < end) spikes.push_back(lo + base + i);
+        mask |= static_cast<uint64_t>(fired[i] != 0.0) << i;
+      for (; mask != 0; mask &= mask - 1) {
+        const uint32_t id = lo + base + static_cast<uint32_t>(std::countr_zero(mask));
+        if (id < end) spikes.push_back(id);
+      }
     }
   };
   auto with_options = [&]<StepFn step_fn>() {

@@ -66,9 +66,9 @@ class Population {
   const PopulationSpec& spec() const { return spec_; }
 
   // Advances neurons [lo, hi) through step k and appends the ids that spiked (ascending)
-  // to spikes. Reads and clears the charge that arrived for step k. `scratch` is per-thread.
-  void advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>& spikes,
-               std::vector<double>& scratch);
+  // to spikes. Reads and clears the charge that arrived for step k. lo and hi are
+  // multiples of kBlock (a thread partition).
+  void advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>& spikes);
 
   // Charge (mV) in transit, as a ring of delay_slots() rows of padded() values: the row of
   // step k (slot k mod slots) holds what arrives at step k. Projections add into it,

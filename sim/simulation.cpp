@@ -23,7 +23,6 @@ Simulation::Simulation(const NetworkSpec& net, const RunSpec& run)
   history_.resize(n_pop);
   for (uint32_t p = 0; p < n_pop; ++p) history_[p].reset(network_.history_depth(p), threads_);
   last_spikes_.assign(n_pop, {});
-  scratch_.assign(static_cast<size_t>(threads_), {});
   for (const auto& proj : network_.projections()) {
     const uint32_t n_src = network_.populations()[proj.source()].size();
     std::vector<uint32_t> lengths(n_src);
@@ -193,8 +192,7 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
             auto& mine = history_[p].at(k, part);
             mine.clear();
             const Partition& range = network_.partition(p);
-            pops[p].advance(k, range.lo(part), range.hi(part), mine,
-                            scratch_[static_cast<size_t>(part)]);
+            pops[p].advance(k, range.lo(part), range.hi(part), mine);
           }
       } catch (...) {
         keep(std::current_exception());

@@ -110,7 +110,6 @@ class Simulation {
   // Spikes of the last steps, per population and thread range.
   std::vector<SpikeHistory> history_;
   std::vector<std::vector<uint32_t>> last_spikes_;
-  std::vector<std::vector<double>> scratch_;  // per thread
   // events per source neuron per projection, for the synaptic-event count
   std::vector<std::vector<uint32_t>> row_lengths_;
   uint64_t total_spikes_ = 0;
