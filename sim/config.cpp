@@ -1,14 +1,17 @@
 #include "sim/config.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <sstream>
 
 #include "models/izhikevich.hpp"
+#include "sim/network.hpp"
 #include "sim/time.hpp"
 
 namespace sim {
@@ -646,9 +649,9 @@ ProjectionSpec read_projection(TableReader& r, const std::vector<PopulationSpec>
     p.delay_ms = r.distribution("delay_ms", Distribution::constant_value(dt_ms));
     check_delay(r, "delay_ms", p.delay_ms, dt_ms);
   }
-  // Each population keeps (largest delay + 1) steps of spike history per thread, and a
-  // projection with random delays a group offset per delay value per source: delays are
-  // bounded so that this can never exhaust memory (2^20 steps is 105 s at dt = 0.1 ms).
+  // Delays are bounded (2^20 steps is 105 s at dt = 0.1 ms), and the charge ring of the
+  // target (one row of its neurons per step of the longest delay, network.hpp) must fit both
+  // the 32-bit synapse code (target and delay bits) and this machine's memory.
   double max_delay_ms = p.rule == R::explicit_list                         ? 0.0
                         : p.delay_ms.kind == Distribution::Kind::uniform_int ? p.delay_ms.p2
                                                                              : p.delay_ms.p1;
@@ -659,6 +662,25 @@ ProjectionSpec read_projection(TableReader& r, const std::vector<PopulationSpec>
            fmt::format("the longest delay, {} ms, is {:.0f} steps of dt = {} ms: more than the "
                        "{} steps (2^20) a delay can have",
                        max_delay_ms, max_delay_steps, dt_ms, kMaxDelaySteps));
+  {
+    const auto d = static_cast<uint64_t>(std::max(1.0, max_delay_steps));
+    const uint64_t n = padded_size(n_tgt);
+    const char* key = p.rule == R::explicit_list ? "connections" : "delay_ms";
+    if (std::bit_width(d) + std::bit_width(n - 1) > 32)
+      r.fail(key, fmt::format("delays up to {} steps into '{}' ({} neurons) do not fit the 32-bit "
+                              "synapse code (log2 of delay steps + log2 of neurons must stay "
+                              "within 32); shorten the delays or use a larger dt",
+                              d, pops[p.target].name, n_tgt));
+    const double ring_bytes = static_cast<double>(d) * static_cast<double>(n) * sizeof(double);
+    const double memory_bytes = static_cast<double>(sysconf(_SC_PHYS_PAGES)) *
+                                static_cast<double>(sysconf(_SC_PAGE_SIZE));
+    if (memory_bytes > 0 && ring_bytes > 0.5 * memory_bytes)
+      r.fail(key, fmt::format("delays up to {} steps into '{}' ({} neurons) need a charge ring of "
+                              "{:.1f} GiB, more than half of this machine's memory ({:.1f} GiB); "
+                              "shorten the delays or use a larger dt",
+                              d, pops[p.target].name, n_tgt, ring_bytes / 0x1p30,
+                              memory_bytes / 0x1p30));
+  }
   if (r.has("plasticity")) {
     TableReader pl = r.table("plasticity");
     const std::string rule = pl.choice("rule", {"none", "rstdp", "three_factor"}, "none");

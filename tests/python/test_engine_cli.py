@@ -153,6 +153,12 @@ CONFIG_ERRORS = [
      "delay_ms = 524288.5", "projection[0].delay_ms",
      "the longest delay, 524288.5 ms, is 1048577 steps of dt = 0.5 ms: more than the "
      "1048576 steps (2^20) a delay can have"),
+    # A synapse packs target and delay into 32 bits (sim/network.hpp): 2^20 steps need 21
+    # bits, 5000 neurons (padded to 5056) another 13.
+    ("delay and target beyond the synapse code",
+     edit("size = 10", "size = 5000").replace("delay_ms = 1.5", "delay_ms = 524288.0"),
+     "delay_ms = 524288.0", "projection[0].delay_ms",
+     "delays up to 1048576 steps into 'inh' (5000 neurons) do not fit the 32-bit synapse code"),
 ]
 
 
