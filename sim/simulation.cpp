@@ -2,16 +2,14 @@
 
 #include <omp.h>
 
-#include <memory>
-
-#include "sim/step_barrier.hpp"
-
-#include <atomic>
-
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <exception>
+#include <memory>
+
+#include "sim/step_barrier.hpp"
 
 namespace sim {
 
