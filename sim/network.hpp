@@ -42,17 +42,22 @@ class SpikeHistory {
   uint32_t depth() const { return depth_; }
   // The list of part `part` for step k (cleared by the caller before it refills it).
   std::vector<uint32_t>& at(Step k, int part) {
-    return lists_[static_cast<size_t>(k % depth_) * parts_ + static_cast<size_t>(part)];
+    return lists_[static_cast<size_t>(k % depth_) * parts_ + static_cast<size_t>(part)].ids;
   }
   const std::vector<uint32_t>& at(Step k, int part) const {
-    return lists_[static_cast<size_t>(k % depth_) * parts_ + static_cast<size_t>(part)];
+    return lists_[static_cast<size_t>(k % depth_) * parts_ + static_cast<size_t>(part)].ids;
   }
   int parts() const { return static_cast<int>(parts_); }
 
  private:
+  // One cache line per list: the threads append to their own lists at the same time, and
+  // vector headers side by side would bounce a shared line between their cores.
+  struct alignas(64) List {
+    std::vector<uint32_t> ids;
+  };
   uint32_t depth_ = 1;
   size_t parts_ = 1;
-  std::vector<std::vector<uint32_t>> lists_;
+  std::vector<List> lists_;
 };
 
 class Population {
