@@ -14,6 +14,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <new>
 #include <vector>
 
 #include "sim/spec.hpp"
@@ -23,6 +24,21 @@ namespace sim {
 inline constexpr uint32_t kBlock = 64;
 
 inline uint32_t padded_size(uint32_t n) { return (n + kBlock - 1) / kBlock * kBlock; }
+
+// Allocates on cache-line boundaries: thread partitions start at multiples of kBlock
+// elements, so with aligned arrays no cache line holds neurons of two threads.
+template <class T>
+struct CacheAligned {
+  using value_type = T;
+  static constexpr std::align_val_t kAlign{64};
+  CacheAligned() = default;
+  template <class U>
+  CacheAligned(const CacheAligned<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlign)); }
+  void deallocate(T* p, size_t n) { ::operator delete(p, n * sizeof(T), kAlign); }
+  friend bool operator==(const CacheAligned&, const CacheAligned&) { return true; }
+};
+using NeuronArray = std::vector<double, CacheAligned<double>>;
 
 // Thread partition of one population: thread t owns local ids [begin[t], begin[t+1]).
 struct Partition {
@@ -89,16 +105,16 @@ class Population {
 
   // State, as arrays (padded: entries >= size() are integrated like the others, but they
   // receive no synapses and their spikes are never reported).
-  std::vector<double> v_mV, u;
-  std::vector<double> a, b, c_mV, d;
-  std::vector<double> i_syn;     // exponential synaptic current state
+  NeuronArray v_mV, u;
+  NeuronArray a, b, c_mV, d;
+  NeuronArray i_syn;  // exponential synaptic current state
   // Total input current of the last step, written only while keep_input(true) is set (for
   // traces: it is otherwise memory traffic nobody reads).
-  std::vector<double> input;
+  NeuronArray input;
   void keep_input(bool keep) { keep_input_ = keep; }
-  std::vector<double> external;  // extra current set by experiments; persists until changed
-  std::vector<double> adapt;        // adaptation current (only when spec().adaptation.enabled)
-  std::vector<double> adapt_decay;  // per neuron exp(-dt / tau_adapt)
+  NeuronArray external;  // extra current set by experiments; persists until changed
+  NeuronArray adapt;     // adaptation current (only when spec().adaptation.enabled)
+  NeuronArray adapt_decay;  // per neuron exp(-dt / tau_adapt)
 
  private:
   PopulationSpec spec_;
@@ -111,7 +127,7 @@ class Population {
   double poisson_lambda_ = 0;  // expected input spikes per neuron per step
   bool keep_input_ = false;
   uint32_t slots_ = 1;
-  std::vector<double> ring_;
+  NeuronArray ring_;  // rows are padded() long: each row starts on a cache line
   std::vector<size_t> slot_offset_;  // 2 * slots_ entries: (j mod slots_) * padded_
 };
 
