@@ -649,9 +649,8 @@ ProjectionSpec read_projection(TableReader& r, const std::vector<PopulationSpec>
     p.delay_ms = r.distribution("delay_ms", Distribution::constant_value(dt_ms));
     check_delay(r, "delay_ms", p.delay_ms, dt_ms);
   }
-  // Delays are bounded (2^20 steps is 105 s at dt = 0.1 ms), and the charge ring of the
-  // target (one row of its neurons per step of the longest delay, network.hpp) must fit both
-  // the 32-bit synapse code (target and delay bits) and this machine's memory.
+  // Delays are bounded (2^20 steps is 105 s at dt = 0.1 ms); what they cost in the engine's
+  // synapse code and charge rings is checked with the whole network (read_network_config).
   double max_delay_ms = p.rule == R::explicit_list                         ? 0.0
                         : p.delay_ms.kind == Distribution::Kind::uniform_int ? p.delay_ms.p2
                                                                              : p.delay_ms.p1;
@@ -662,25 +661,6 @@ ProjectionSpec read_projection(TableReader& r, const std::vector<PopulationSpec>
            fmt::format("the longest delay, {} ms, is {:.0f} steps of dt = {} ms: more than the "
                        "{} steps (2^20) a delay can have",
                        max_delay_ms, max_delay_steps, dt_ms, kMaxDelaySteps));
-  {
-    const auto d = static_cast<uint64_t>(std::max(1.0, max_delay_steps));
-    const uint64_t n = padded_size(n_tgt);
-    const char* key = p.rule == R::explicit_list ? "connections" : "delay_ms";
-    if (std::bit_width(d) + std::bit_width(n - 1) > 32)
-      r.fail(key, fmt::format("delays up to {} steps into '{}' ({} neurons) do not fit the 32-bit "
-                              "synapse code (log2 of delay steps + log2 of neurons must stay "
-                              "within 32); shorten the delays or use a larger dt",
-                              d, pops[p.target].name, n_tgt));
-    const double ring_bytes = static_cast<double>(d) * static_cast<double>(n) * sizeof(double);
-    const double memory_bytes = static_cast<double>(sysconf(_SC_PHYS_PAGES)) *
-                                static_cast<double>(sysconf(_SC_PAGE_SIZE));
-    if (memory_bytes > 0 && ring_bytes > 0.5 * memory_bytes)
-      r.fail(key, fmt::format("delays up to {} steps into '{}' ({} neurons) need a charge ring of "
-                              "{:.1f} GiB, more than half of this machine's memory ({:.1f} GiB); "
-                              "shorten the delays or use a larger dt",
-                              d, pops[p.target].name, n_tgt, ring_bytes / 0x1p30,
-                              memory_bytes / 0x1p30));
-  }
   if (r.has("plasticity")) {
     TableReader pl = r.table("plasticity");
     const std::string rule = pl.choice("rule", {"none", "rstdp", "three_factor"}, "none");
@@ -743,6 +723,58 @@ ProjectionSpec read_projection(TableReader& r, const std::vector<PopulationSpec>
 
 }  // namespace
 
+namespace {
+
+// What delays cost in the engine (sim/network.hpp): a static sparse synapse packs target
+// and delay into 32 bits, and each population keeps a charge ring of one row of its neurons
+// per step of its longest incoming delay. Both are refused here, at the delay's key, rather
+// than failing at network construction or running out of memory.
+void check_delay_costs(std::vector<TableReader>& readers, const NetworkSpec& net) {
+  using R = ProjectionSpec::Rule;
+  auto key_of = [](const ProjectionSpec& p) { return p.rule == R::explicit_list ? "connections" : "delay_ms"; };
+  std::vector<uint64_t> longest(net.populations.size(), 1);
+  std::vector<size_t> longest_by(net.populations.size(), SIZE_MAX);
+  for (size_t i = 0; i < net.projections.size(); ++i) {
+    const ProjectionSpec& p = net.projections[i];
+    const uint64_t d = max_delay_steps(p, net.dt_ms);
+    const PopulationSpec& target = net.populations[p.target];
+    const uint64_t n = padded_size(target.size);
+    if (uses_synapse_code(p, net.dt_ms) && std::bit_width(d) + std::bit_width(n - 1) > 32)
+      readers[i].fail(key_of(p),
+                      fmt::format("delays up to {} steps into '{}' ({} neurons) do not fit the 32-bit "
+                                  "synapse code (log2 of delay steps + log2 of neurons must stay "
+                                  "within 32); shorten the delays or use a larger dt",
+                                  d, target.name, target.size));
+    if (d > longest[p.target] || longest_by[p.target] == SIZE_MAX) {
+      longest[p.target] = std::max(longest[p.target], d);
+      longest_by[p.target] = i;
+    }
+  }
+  double total = 0, largest = 0;
+  size_t blame = SIZE_MAX;
+  for (size_t t = 0; t < net.populations.size(); ++t) {
+    const double bytes = static_cast<double>(longest[t]) *
+                         static_cast<double>(padded_size(net.populations[t].size)) * sizeof(double);
+    total += bytes;
+    if (longest_by[t] != SIZE_MAX && bytes > largest) largest = bytes, blame = longest_by[t];
+  }
+  const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) *
+                        static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  if (blame != SIZE_MAX && memory > 0 && total > 0.5 * memory) {
+    const ProjectionSpec& p = net.projections[blame];
+    readers[blame].fail(
+        key_of(p), fmt::format("the charge rings (one row of a population's neurons per step of "
+                               "its longest incoming delay) need {:.1f} GiB, more than half of "
+                               "this machine's memory ({:.1f} GiB); the largest, {:.1f} GiB, is "
+                               "for these delays (up to {} steps) into '{}'; shorten the delays or "
+                               "use a larger dt",
+                               total / 0x1p30, memory / 0x1p30, largest / 0x1p30,
+                               max_delay_steps(p, net.dt_ms), net.populations[p.target].name));
+  }
+}
+
+}  // namespace
+
 NetworkConfig read_network_config(TableReader& root) {
   NetworkConfig out;
   TableReader sim = root.table("simulation", true);
@@ -770,6 +802,7 @@ NetworkConfig read_network_config(TableReader& root) {
   for (size_t i = 0; i < projs.size(); ++i)
     out.network.projections.push_back(
         read_projection(projs[i], out.network.populations, out.network.dt_ms, i));
+  check_delay_costs(projs, out.network);
 
   for (auto& t : root.tables("trace")) {
     TraceSpec ts;

@@ -307,6 +307,14 @@ uint32_t min_delay_of(const ProjectionSpec& spec, double dt_ms) {
   return static_cast<uint32_t>(std::llround(spec.delay_ms.p1 / dt_ms));
 }
 
+// All-to-all with a single delay (and no exclusions) becomes a weight matrix per piece.
+bool dense_layout(const ProjectionSpec& spec, double dt_ms) {
+  return spec.rule == ProjectionSpec::Rule::all_to_all &&
+         min_delay_of(spec, dt_ms) == max_delay_of(spec, dt_ms) &&
+         spec.plasticity.rule == PlasticitySpec::Rule::none &&
+         !(spec.source == spec.target && !spec.allow_autapses);
+}
+
 }  // namespace
 
 namespace detail {
@@ -464,8 +472,7 @@ Projection::Projection(const ProjectionSpec& spec, uint32_t index, const Populat
     throw std::invalid_argument("projection '" + spec.name + "': plasticity needs a constant delay");
   // All-to-all with a single delay becomes a weight matrix per piece: delivery is then a
   // contiguous, vectorisable add and costs 4 bytes per synapse.
-  dense_ = spec.rule == ProjectionSpec::Rule::all_to_all && min_delay_ == max_delay_ && !plastic &&
-           !(spec.source == spec.target && !spec.allow_autapses);
+  dense_ = dense_layout(spec, dt_ms);
   if (dense_ || plastic) {
     pieces_.resize(n_parts);
     for (size_t t = 0; t < n_parts; ++t) {
@@ -513,14 +520,18 @@ Projection::Projection(const ProjectionSpec& spec, uint32_t index, const Populat
     }
   }
   n_synapses_ = begin.back();
-  if (n_synapses_ > UINT32_MAX)
-    throw std::length_error("projection '" + spec.name + "': more than 2^32 synapses");
   uint64_t longest = 0;
   for (uint32_t s = 0; s < n_source_; ++s) longest = std::max(longest, begin[s + 1] - begin[s]);
-  if (n_source_ > 0 && n_synapses_ == longest * n_source_)
+  if (longest > UINT32_MAX)
+    throw std::length_error("projection '" + spec.name + "': a row of more than 2^32 synapses");
+  if (n_source_ > 0 && n_synapses_ == longest * n_source_) {
     row_stride_ = static_cast<uint32_t>(longest);  // every row equally long: no offsets stored
-  else
+  } else {
+    if (n_synapses_ > UINT32_MAX)
+      throw std::length_error("projection '" + spec.name +
+                              "': more than 2^32 synapses in rows of unequal length");
     row_begin_.assign(begin.begin(), begin.end());
+  }
   if (n_parts > 1) split_.assign(static_cast<size_t>(n_source_) * (n_parts - 1), longest);
   syn_.resize(n_synapses_);
   for (uint32_t s = 0; s < n_source_; ++s) {
@@ -528,14 +539,26 @@ Projection::Projection(const ProjectionSpec& spec, uint32_t index, const Populat
     if (begin[s + 1] - begin[s] != row.size())
       throw std::logic_error("projection '" + spec.name + "': row length changed between passes");
     Syn* out = syn_.data() + begin[s];
-    for (size_t j = 0; j < row.size(); ++j)
+    for (size_t j = 0; j < row.size(); ++j) {
+      // The code holds what the config admitted (read_projection); a spec built in code
+      // with a delay outside [min, max] or a target outside the population must not
+      // silently write into another neuron's charge.
+      if (row[j].delay_steps < min_delay_ || row[j].delay_steps > max_delay_ ||
+          row[j].target >= n_target_)
+        throw std::logic_error(fmt::format(
+            "projection '{}': synapse {} -> {} with delay {} steps outside [{}, {}] or beyond the "
+            "{} targets", spec.name, s, row[j].target, row[j].delay_steps, min_delay_, max_delay_,
+            n_target_));
       out[j] = {row[j].target << delay_bits_ | row[j].delay_steps, row[j].weight};
+    }
     std::stable_sort(out, out + row.size(), [](const Syn& x, const Syn& y) { return x.code < y.code; });
     // Where each thread part's targets start within the row.
     for (size_t p = 1; p < n_parts; ++p) {
-      const uint32_t first = part_begin_[p] << delay_bits_;
+      // 64 bits: an empty part past the last block starts at padded, whose shifted value
+      // may be 2^32.
+      const uint64_t first = uint64_t{part_begin_[p]} << delay_bits_;
       const Syn* at = std::lower_bound(out, out + row.size(), first,
-                                       [](const Syn& x, uint32_t c) { return x.code < c; });
+                                       [](const Syn& x, uint64_t c) { return x.code < c; });
       split_.set(static_cast<size_t>(s) * (n_parts - 1) + (p - 1), static_cast<uint32_t>(at - out));
     }
   }
@@ -747,6 +770,14 @@ std::vector<Projection::Synapse> Projection::synapses() const {
     }
   }
   return out;
+}
+
+uint32_t max_delay_steps(const ProjectionSpec& spec, double dt_ms) {
+  return std::max(min_delay_of(spec, dt_ms), max_delay_of(spec, dt_ms));
+}
+
+bool uses_synapse_code(const ProjectionSpec& spec, double dt_ms) {
+  return spec.plasticity.rule == PlasticitySpec::Rule::none && !dense_layout(spec, dt_ms);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -67,7 +67,9 @@ class Simulation {
 
   // Announces the run to the sinks. experiment/config_toml go into RunInfo.
   void begin(const std::string& experiment, const std::string& config_toml, Step planned_steps);
-  // Simulates n_steps more steps. Returns false when stopped early by *stop.
+  // Simulates n_steps more steps. Returns false when stopped early by *stop. When it throws
+  // (a failing hook, sink or rule), the network may be part-way through a step: the
+  // simulation can still be ended (end(false)) but not run further.
   bool run(Step n_steps, const std::atomic<bool>* stop = nullptr);
   // Ends the run for the sinks; complete = false marks an interrupted run.
   void end(bool complete);

@@ -159,6 +159,16 @@ CONFIG_ERRORS = [
      edit("size = 10", "size = 5000").replace("delay_ms = 1.5", "delay_ms = 524288.0"),
      "delay_ms = 524288.0", "projection[0].delay_ms",
      "delays up to 1048576 steps into 'inh' (5000 neurons) do not fit the 32-bit synapse code"),
+    # A population's charge ring holds one row of its neurons per step of its longest incoming
+    # delay: 2^20 steps x 2^29 neurons x 8 bytes = 2^52 bytes = 2^22 GiB, more than any
+    # machine's memory (a dense all-to-all projection: no synapse code to overflow first).
+    ("charge ring beyond memory",
+     edit("size = 10", "size = 536870912")
+     .replace('rule = "fixed_probability"\nprobability = 0.2', 'rule = "all_to_all"')
+     .replace("delay_ms = 1.5", "delay_ms = 524288.0"),
+     "delay_ms = 524288.0", "projection[0].delay_ms",
+     "the charge rings (one row of a population's neurons per step of its longest incoming "
+     "delay) need 4194304.0 GiB"),
 ]
 
 

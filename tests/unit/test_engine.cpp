@@ -215,7 +215,7 @@ rule = "all_to_all"
 weight = { dist = "uniform", low = 0, high = 0.1 }
 delay_ms = 3
 )");
-  for (int parts : {1, 2, 4}) {
+  for (int parts : {1, 2, 4, 16}) {  // 16 parts: more than b's 11 blocks, some own nothing
     Network network(cfg.network, 9, parts);
     Population& b = network.populations()[1];
     REQUIRE(b.delay_slots() == 12);  // the largest delay: the ring wraps in this test
@@ -376,6 +376,7 @@ name = "exc"
 size = 800
 heterogeneity = "izhikevich2003_excitatory"
 drive = { noise_sigma = 5.0 }
+adaptation = { enabled = true, tau_ms = { dist = "loguniform", low = 100.0, high = 2000.0 }, increment = 1.0 }
 [[population]]
 name = "inh"
 size = 200
@@ -405,6 +406,9 @@ weight = { dist = "uniform", low = -10, high = 0 }
   REQUIRE(one.size() > 1000);
   CHECK(run_spikes(cfg, 2) == one);
   CHECK(run_spikes(cfg, 3) == one);
+  // More threads than the 200 inhibitory neurons have blocks of 64 (4): some parts own no
+  // targets there, and rows split into empty stretches.
+  CHECK(run_spikes(cfg, 6) == one);
   cfg.run.seed = 43;
   CHECK(run_spikes(cfg, 1) != one);
 }
