@@ -102,9 +102,11 @@ def panel_readout(ax, run: WhatWhenRun, readout: str = "when", last: int = 100) 
 
 
 def probability_points(run: WhatWhenRun, last: int = 100):
-    """(probability, peak of the mean when output) per condition of the last block,
-    normalised to the p = 1 condition of the same latency."""
-    last_block = int(run.trials["block"].max())
+    """(probability, peak of the mean when output) per condition of the block the run
+    scored its probability code on (metric probability_block: the last block that changes
+    no probability; older files: the last block), normalised to the p = 1 condition of the
+    same latency."""
+    last_block = int(run.metrics.get("probability_block", run.trials["block"].max()))
     inside = run.t_ms >= 0
     out = {}
     for (b, c, lat, p) in run.conditions(last_block):

@@ -131,6 +131,40 @@ long trials_to_recover(const std::vector<double>& error, std::size_t change, dou
   return -1;
 }
 
+uint32_t probability_block(const std::vector<Block>& blocks) {
+  uint32_t best = 0;
+  for (uint32_t b = 1; b < blocks.size(); ++b) {
+    bool same = true;
+    for (const Condition& c : blocks[b].conditions)
+      for (const Condition& d : blocks[b - 1].conditions)
+        if (c.cue == d.cue && c.probability != d.probability) same = false;
+    if (same) best = b;
+  }
+  return best;
+}
+
+namespace {
+// Mean of v over the last `smooth` entries at or before t, not reaching back before `change`.
+double smoothed_since(const std::vector<double>& v, std::size_t change, std::size_t t,
+                      std::size_t smooth) {
+  const std::size_t lo = (t + 1 >= change + smooth) ? t + 1 - smooth : change;
+  double s = 0;
+  for (std::size_t i = lo; i <= t; ++i) s += v[i];
+  return s / static_cast<double>(t - lo + 1);
+}
+}  // namespace
+
+long trials_to_track(const std::vector<double>& v, std::size_t change, double before, double after,
+                     double fraction, std::size_t smooth) {
+  if (change >= v.size() || smooth == 0) return -1;
+  const double span = after - before;
+  if (span == 0) return 0;
+  for (std::size_t t = change; t < v.size(); ++t)
+    if ((smoothed_since(v, change, t, smooth) - before) / span >= fraction)
+      return static_cast<long>(t - change);
+  return -1;
+}
+
 double angle_deg(const std::vector<double>& a, const std::vector<double>& b) {
   if (a.size() != b.size()) throw std::invalid_argument("angle_deg: sizes");
   double ab = 0, aa = 0, bb = 0;

@@ -78,6 +78,10 @@ struct PeakTiming {
 PeakTiming peak_timing(const std::vector<double>& t_ms, const std::vector<double>& y,
                        double latency_ms, double rise_lead_ms = 50.0, double rise_fraction = 0.9);
 
+// The last block in which no cue's outcome probability differs from the previous block
+// (block 0 qualifies): the block whose end the probability code is scored on.
+uint32_t probability_block(const std::vector<Block>& blocks);
+
 // Pearson correlation and least-squares slope of y on x.
 double pearson(const std::vector<double>& x, const std::vector<double>& y);
 double slope(const std::vector<double>& x, const std::vector<double>& y);
@@ -89,6 +93,13 @@ double slope(const std::vector<double>& x, const std::vector<double>& y);
 // A jump <= 0 (no excess error) returns 0.
 long trials_to_recover(const std::vector<double>& error, std::size_t change, double steady,
                        double fraction = 0.9, std::size_t smooth = 5);
+
+// Trials to follow a level change at index `change` of a per-trial series v (e.g. a
+// readout's amplitude after a probability change): s_t smoothed as in trials_to_recover;
+// returns the first k >= 0 with (s_{change+k} - before) / (after - before) >= fraction, -1
+// when the series ends first, 0 when after == before.
+long trials_to_track(const std::vector<double>& v, std::size_t change, double before, double after,
+                     double fraction = 0.9, std::size_t smooth = 5);
 
 // The target handed to an RLS (FORCE) update so that its error before the update,
 // drive - returned target, is the error of the rectified output, max(0, drive) - target:

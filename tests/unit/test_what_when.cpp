@@ -181,6 +181,36 @@ TEST_CASE("trials to recover") {
   CHECK(ww::trials_to_recover({0, 0.1, 0.1}, 1, 0.5, 0.9, 1) == 0);
 }
 
+TEST_CASE("probability code block: the last block that changes no probability") {
+  auto blocks = two_blocks();  // post changes cue 0's latency only, adds cue 2
+  CHECK(ww::probability_block(blocks) == 1);
+  blocks[1].conditions[1].probability = 0.8;  // cue 1: 0.3 -> 0.8
+  CHECK(ww::probability_block(blocks) == 0);
+  blocks.push_back(blocks[1]);  // a third block repeating post's probabilities
+  CHECK(ww::probability_block(blocks) == 2);
+}
+
+TEST_CASE("trials to track a level change, both directions") {
+  // Exponential approach v = after + (before - after) exp(-k / tau), no smoothing: 90 % of
+  // the way is covered at the first k with exp(-k / tau) <= 0.1, ceil(tau ln 10) = 24 for
+  // tau = 10, whether the level falls (0.8 -> 0.2) or rises (0.2 -> 0.8).
+  for (auto [before, after] : {std::pair{0.8, 0.2}, std::pair{0.2, 0.8}}) {
+    std::vector<double> v(10, before);
+    for (int k = 0; k < 100; ++k) v.push_back(after + (before - after) * std::exp(-k / 10.0));
+    CHECK(ww::trials_to_track(v, 10, before, after, 0.9, 1) == 24);
+  }
+  // Step from 0 to 1 three trials after the change; 5-trial trailing means from the change:
+  // 0, 0, 0, 1/4, 2/5, 3/5, 4/5, 1 -> the first mean >= 0.9 is at k = 7.
+  std::vector<double> s = {0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1};
+  CHECK(ww::trials_to_track(s, 2, 0.0, 1.0, 0.9, 5) == 7);
+  // The same step downwards (1 -> 0) takes as long.
+  for (double& x : s) x = 1.0 - x;
+  CHECK(ww::trials_to_track(s, 2, 1.0, 0.0, 0.9, 5) == 7);
+  // Never gets there: -1; no change of level: 0.
+  CHECK(ww::trials_to_track({0, 0.5, 0.5, 0.5}, 1, 0.0, 1.0, 0.9, 1) == -1);
+  CHECK(ww::trials_to_track({0.3, 0.3, 0.3}, 1, 0.3, 0.3, 0.9, 1) == 0);
+}
+
 TEST_CASE("angles and the permutation null") {
   CHECK(ww::angle_deg({1, 0}, {0, 1}) == doctest::Approx(90.0));
   CHECK(ww::angle_deg({1, 0}, {1, 1}) == doctest::Approx(45.0));
