@@ -131,6 +131,15 @@ long trials_to_recover(const std::vector<double>& error, std::size_t change, dou
   return -1;
 }
 
+std::vector<std::size_t> scored_trials(const std::vector<Trial>& trials, uint32_t block,
+                                       uint32_t cue, std::size_t count, bool omission_only) {
+  std::vector<std::size_t> ids;
+  for (std::size_t i = trials.size(); i-- > 0 && ids.size() < count;)
+    if (trials[i].block == block && trials[i].cue == cue && (!omission_only || !trials[i].occurred))
+      ids.push_back(i);
+  return ids;
+}
+
 uint32_t probability_block(const std::vector<Block>& blocks) {
   uint32_t best = 0;
   for (uint32_t b = 1; b < blocks.size(); ++b) {

@@ -78,6 +78,12 @@ struct PeakTiming {
 PeakTiming peak_timing(const std::vector<double>& t_ms, const std::vector<double>& y,
                        double latency_ms, double rise_lead_ms = 50.0, double rise_fraction = 0.9);
 
+// The trials a (block, cue) is scored on: its last `count` trials (latest first), only
+// omission trials (no outcome) when omission_only, i.e. when the outcome drives the
+// reservoir and would otherwise leak into the readout.
+std::vector<std::size_t> scored_trials(const std::vector<Trial>& trials, uint32_t block,
+                                       uint32_t cue, std::size_t count, bool omission_only);
+
 // The last block in which no cue's outcome probability differs from the previous block
 // (block 0 qualifies): the block whose end the probability code is scored on.
 uint32_t probability_block(const std::vector<Block>& blocks);

@@ -181,6 +181,30 @@ TEST_CASE("trials to recover") {
   CHECK(ww::trials_to_recover({0, 0.1, 0.1}, 1, 0.5, 0.9, 1) == 0);
 }
 
+TEST_CASE("scored trials: the last ones of a block and cue; omission trials only on request") {
+  const auto blocks = two_blocks();
+  const auto trials = ww::make_schedule(blocks, ww::Timing{}, 1.0, 5);
+  // Cue 1 in block 1 (p = 0.3, 25 trials): its last 10, latest first.
+  const auto last = ww::scored_trials(trials, 1, 1, 10, false);
+  REQUIRE(last.size() == 10);
+  std::vector<std::size_t> all;  // every such trial, in order
+  for (std::size_t i = 0; i < trials.size(); ++i)
+    if (trials[i].block == 1 && trials[i].cue == 1) all.push_back(i);
+  REQUIRE(all.size() == 25);
+  CHECK(std::vector<std::size_t>(all.rbegin(), all.rbegin() + 10) == last);
+  // Omission only: every returned trial has no outcome, and they are all such trials of the
+  // block and cue (count larger than the block).
+  const auto om = ww::scored_trials(trials, 1, 1, 1000, true);
+  std::size_t omissions = 0;
+  for (const auto& t : trials) omissions += (t.block == 1 && t.cue == 1 && !t.occurred) ? 1 : 0;
+  CHECK(om.size() == omissions);
+  CHECK(omissions > 0);
+  for (std::size_t i : om) CHECK_FALSE(trials[i].occurred);
+  // Cue 0 in block 1 has p = 1: no omission trials, nothing to score.
+  CHECK(ww::scored_trials(trials, 1, 0, 1000, true).empty());
+  CHECK(ww::scored_trials(trials, 1, 0, 1000, false).size() == 25);
+}
+
 TEST_CASE("probability code block: the last block that changes no probability") {
   auto blocks = two_blocks();  // post changes cue 0's latency only, adds cue 2
   CHECK(ww::probability_block(blocks) == 1);
