@@ -140,6 +140,35 @@ std::vector<std::size_t> scored_trials(const std::vector<Trial>& trials, uint32_
   return ids;
 }
 
+std::pair<std::size_t, std::size_t> bank_range(std::size_t k, std::size_t change, std::size_t n,
+                                               std::size_t bank_trials) {
+  const std::size_t end = k < change ? change : n;
+  return {k, std::min(end, k + bank_trials)};
+}
+
+BankScore score_on_bank(const std::vector<double>& w, const std::vector<float>& x, std::size_t rows,
+                        double sample_ms, double latency_ms, double probability, double sigma_ms,
+                        bool rectify) {
+  const std::size_t nf = w.size();
+  if (x.size() != rows * nf) throw std::invalid_argument("score_on_bank: sizes");
+  BankScore b;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const double t_ms = static_cast<double>(r) * sample_ms;
+    double y = 0;
+    for (std::size_t i = 0; i < nf; ++i) y += w[i] * x[r * nf + i];
+    if (rectify) y = std::max(0.0, y);
+    const double z = (t_ms - latency_ms) / sigma_ms;
+    const double d = y - probability * std::exp(-0.5 * z * z);
+    b.sq_error += d * d;
+    ++b.n;
+    if (std::abs(t_ms - latency_ms) <= sigma_ms) {
+      b.window_sum += y;
+      ++b.n_window;
+    }
+  }
+  return b;
+}
+
 uint32_t probability_block(const std::vector<Block>& blocks) {
   uint32_t best = 0;
   for (uint32_t b = 1; b < blocks.size(); ++b) {

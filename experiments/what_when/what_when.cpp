@@ -796,31 +796,21 @@ void heldout_adaptation_metrics(const Config& cfg, const Session& s,
   auto score = [&](std::size_t l, std::size_t k, bool amplitude) {
     const auto& w = s.bank(ids[k]).w[l];
     if (w.size() != nf) return kNaN;
-    const bool rectify = l == 0 || cfg.force_rectify;
-    const std::size_t stop = std::min(k < change ? change : ids.size(), k + K);
-    double sum = 0;
-    std::size_t n = 0;
-    for (std::size_t j = k; j < stop; ++j) {
+    const auto [lo, hi] = bank_range(k, change, ids.size(), K);
+    BankScore total;
+    for (std::size_t j = lo; j < hi; ++j) {
       const Trial& tj = trials[ids[j]];
       const auto& x = s.bank(ids[j]).x;
       if (x.size() != P * nf) return kNaN;
-      for (std::size_t r = 0; r < P; ++r) {
-        const double t_ms = static_cast<double>(r) * cfg.bank_sample_ms;
-        if (amplitude && std::abs(t_ms - tj.latency_ms) > cfg.target_sigma_ms) continue;
-        double y = 0;
-        for (std::size_t i = 0; i < nf; ++i) y += w[i] * x[r * nf + i];
-        if (rectify) y = std::max(0.0, y);
-        if (amplitude) {
-          sum += y;
-        } else {
-          const double z = (t_ms - tj.latency_ms) / cfg.target_sigma_ms;
-          const double d = y - tj.probability * std::exp(-0.5 * z * z);
-          sum += d * d;
-        }
-        ++n;
-      }
+      const auto b = score_on_bank(w, x, P, cfg.bank_sample_ms, tj.latency_ms, tj.probability,
+                                   cfg.target_sigma_ms, l == 0 || cfg.force_rectify);
+      total.sq_error += b.sq_error;
+      total.n += b.n;
+      total.window_sum += b.window_sum;
+      total.n_window += b.n_window;
     }
-    return n ? sum / static_cast<double>(n) : kNaN;
+    if (amplitude) return total.n_window ? total.window_sum / static_cast<double>(total.n_window) : kNaN;
+    return total.n ? total.sq_error / static_cast<double>(total.n) : kNaN;
   };
   const char* names[3] = {"three_factor", "force_noreset", "force_reset"};
   const double post = static_cast<double>(last - change + 1);
@@ -835,7 +825,10 @@ void heldout_adaptation_metrics(const Config& cfg, const Session& s,
     }
     double m = 0;
     for (std::size_t k = last + 1 - cfg.steady_trials; k <= last; ++k) m += err[l][k];
-    if (!std::isnan(m)) steady = std::min(steady, m / cfg.steady_trials);
+    if (std::isnan(m)) continue;
+    steady = std::min(steady, m / cfg.steady_trials);
+    // Each learner's own final level: shows whether a slow t90 is a higher asymptote.
+    out.emplace_back(fmt::format("{}heldout_final_error_{}", prefix, names[l]), m / cfg.steady_trials);
   }
   out.emplace_back(prefix + "heldout_steady_error", steady);
   std::vector<double> t90(n_learners, kNaN), t90_amp(n_learners, kNaN);

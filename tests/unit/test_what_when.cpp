@@ -214,6 +214,31 @@ TEST_CASE("probability code block: the last block that changes no probability") 
   CHECK(ww::probability_block(blocks) == 2);
 }
 
+TEST_CASE("held-out bank: range on the snapshot's side of the change, scores by hand") {
+  // 30 trials, change at 20, banks of 5.
+  CHECK(ww::bank_range(3, 20, 30, 5) == std::pair<std::size_t, std::size_t>{3, 8});
+  CHECK(ww::bank_range(17, 20, 30, 5) == std::pair<std::size_t, std::size_t>{17, 20});  // stops at the change
+  CHECK(ww::bank_range(20, 20, 30, 5) == std::pair<std::size_t, std::size_t>{20, 25});
+  CHECK(ww::bank_range(28, 20, 30, 5) == std::pair<std::size_t, std::size_t>{28, 30});
+  // Two features (second = bias 1), three rows at t = 0, 50, 100 ms; L = 50, sigma = 50, p = 0.5.
+  // Targets 0.5 exp(-1/2), 0.5, 0.5 exp(-1/2); w = (2, -1): y = 2 x0 - 1.
+  const std::vector<double> w = {2.0, -1.0};
+  const std::vector<float> x = {0.25f, 1.0f, 1.0f, 1.0f, 0.75f, 1.0f};  // y = -0.5, 1, 0.5
+  const double g = 0.5 * std::exp(-0.5);
+  auto b = ww::score_on_bank(w, x, 3, 50.0, 50.0, 0.5, 50.0, true);  // rectified: 0, 1, 0.5
+  CHECK(b.n == 3);
+  CHECK(b.sq_error == doctest::Approx(g * g + 0.25 + (0.5 - g) * (0.5 - g)));
+  CHECK(b.n_window == 3);  // |t - L| <= sigma for all three
+  CHECK(b.window_sum == doctest::Approx(1.5));
+  b = ww::score_on_bank(w, x, 3, 50.0, 50.0, 0.5, 50.0, false);  // linear: -0.5, 1, 0.5
+  CHECK(b.sq_error == doctest::Approx((0.5 + g) * (0.5 + g) + 0.25 + (0.5 - g) * (0.5 - g)));
+  CHECK(b.window_sum == doctest::Approx(1.0));
+  // A narrower window (sigma = 40: only t = 50) and the same outputs.
+  b = ww::score_on_bank(w, x, 3, 50.0, 50.0, 0.5, 40.0, true);
+  CHECK(b.n_window == 1);
+  CHECK(b.window_sum == doctest::Approx(1.0));
+}
+
 TEST_CASE("trials to track a level change, both directions") {
   // Exponential approach v = after + (before - after) exp(-k / tau), no smoothing: 90 % of
   // the way is covered at the first k with exp(-k / tau) <= 0.1, ceil(tau ln 10) = 24 for
