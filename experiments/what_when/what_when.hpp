@@ -23,7 +23,9 @@
 //  - gate: the attention gate (models/attention_gate.hpp) open from the cue for trial_ms,
 //    surprise terms off by default;
 //  - FORCE: RLS (models/force_rls.hpp) on the same features every 10 ms inside the gate,
-//    P(0) = I / alpha with alpha = one trial's worth of the mean eigenvalue of E[x x^T]; its
+//    P(0) = P(reset) = I / alpha with alpha = alpha_trials trials' worth of the mean eigenvalue
+//    of E[x x^T] (10 in the built-in configs: the lowest held-out error at the end of the
+//    post-change block among 0.1 / 1 / 10 / 100; the prototype used 1); its
 //    scored output is max(0, w.x) and it learns the rectified output's error (target handed
 //    to RLS: d + min(0, w.x)), as the three-factor readout does (force.rectify = true). A
 //    plain linear RLS must also hold w.x at 0 outside the target bump; its error stayed
