@@ -102,9 +102,11 @@ def panel_readout(ax, run: WhatWhenRun, readout: str = "when", last: int = 100) 
 
 
 def probability_points(run: WhatWhenRun, last: int = 100):
-    """(probability, peak of the mean when output) per condition of the last block,
-    normalised to the p = 1 condition of the same latency."""
-    last_block = int(run.trials["block"].max())
+    """(probability, peak of the mean when output) per condition of the block the run
+    scored its probability code on (metric probability_block: the last block that changes
+    no probability; older files: the last block), normalised to the p = 1 condition of the
+    same latency."""
+    last_block = int(run.metrics.get("probability_block", run.trials["block"].max()))
     inside = run.t_ms >= 0
     out = {}
     for (b, c, lat, p) in run.conditions(last_block):
@@ -199,6 +201,18 @@ def add_parsers(sub, add_common) -> None:
         p.add_argument("--other", help="a second run (another seed) for the across-seed angle")
 
 
+def summary_metric(key: str) -> bool:
+    """Metrics listed on the summary page: the headline figures (all of them stay in
+    /metrics). Left out: timing details other than peak and band, censoring flags, the
+    adaptation levels behind each t90, run bookkeeping."""
+    if key.startswith("timing_"):
+        return key.endswith(("peak_ms", "in_band"))
+    if key.startswith("adaptation_"):
+        return (("t90" in key or "ratio" in key) and not key.endswith("_censored")
+                and "amplitude_ratio" not in key)
+    return not key.startswith(("clock_ridge", "clock_test", "angle_null", "amplitude_"))
+
+
 def run_command(args, output, save) -> None:
     import matplotlib.pyplot as plt
     name = args.command
@@ -216,8 +230,7 @@ def run_command(args, output, save) -> None:
         what = f"what_{outcome}"
         panel_readout(axes[0, 2], run, what, args.last)
         axes[1, 2].axis("off")
-        keys = [k for k in run.metrics if not k.startswith("timing_") or k.endswith(
-            ("peak_ms", "in_band"))]
+        keys = [k for k in run.metrics if summary_metric(k)]
         axes[1, 2].text(0, 1, "\n".join(f"{k} = {run.metrics[k]:.4g}" for k in keys),
                         va="top", family="monospace", fontsize=5.5,
                         transform=axes[1, 2].transAxes)

@@ -131,6 +131,78 @@ long trials_to_recover(const std::vector<double>& error, std::size_t change, dou
   return -1;
 }
 
+std::vector<std::size_t> scored_trials(const std::vector<Trial>& trials, uint32_t block,
+                                       uint32_t cue, std::size_t count, bool omission_only) {
+  std::vector<std::size_t> ids;
+  for (std::size_t i = trials.size(); i-- > 0 && ids.size() < count;)
+    if (trials[i].block == block && trials[i].cue == cue && (!omission_only || !trials[i].occurred))
+      ids.push_back(i);
+  return ids;
+}
+
+std::pair<std::size_t, std::size_t> bank_range(std::size_t k, std::size_t change, std::size_t n,
+                                               std::size_t bank_trials) {
+  const std::size_t end = k < change ? change : n;
+  return {k, std::min(end, k + bank_trials)};
+}
+
+BankScore score_on_bank(const std::vector<double>& w, const std::vector<float>& x, std::size_t rows,
+                        double sample_ms, double latency_ms, double probability, double sigma_ms,
+                        bool rectify) {
+  const std::size_t nf = w.size();
+  if (x.size() != rows * nf) throw std::invalid_argument("score_on_bank: sizes");
+  BankScore b;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const double t_ms = static_cast<double>(r) * sample_ms;
+    double y = 0;
+    for (std::size_t i = 0; i < nf; ++i) y += w[i] * x[r * nf + i];
+    if (rectify) y = std::max(0.0, y);
+    const double z = (t_ms - latency_ms) / sigma_ms;
+    const double d = y - probability * std::exp(-0.5 * z * z);
+    b.sq_error += d * d;
+    ++b.n;
+    if (std::abs(t_ms - latency_ms) <= sigma_ms) {
+      b.window_sum += y;
+      ++b.n_window;
+    }
+  }
+  return b;
+}
+
+uint32_t probability_block(const std::vector<Block>& blocks) {
+  uint32_t best = 0;
+  for (uint32_t b = 1; b < blocks.size(); ++b) {
+    bool same = true;
+    for (const Condition& c : blocks[b].conditions)
+      for (const Condition& d : blocks[b - 1].conditions)
+        if (c.cue == d.cue && c.probability != d.probability) same = false;
+    if (same) best = b;
+  }
+  return best;
+}
+
+namespace {
+// Mean of v over the last `smooth` entries at or before t, not reaching back before `change`.
+double smoothed_since(const std::vector<double>& v, std::size_t change, std::size_t t,
+                      std::size_t smooth) {
+  const std::size_t lo = (t + 1 >= change + smooth) ? t + 1 - smooth : change;
+  double s = 0;
+  for (std::size_t i = lo; i <= t; ++i) s += v[i];
+  return s / static_cast<double>(t - lo + 1);
+}
+}  // namespace
+
+long trials_to_track(const std::vector<double>& v, std::size_t change, double before, double after,
+                     double fraction, std::size_t smooth) {
+  if (change >= v.size() || smooth == 0) return -1;
+  const double span = after - before;
+  if (span == 0) return 0;
+  for (std::size_t t = change; t < v.size(); ++t)
+    if ((smoothed_since(v, change, t, smooth) - before) / span >= fraction)
+      return static_cast<long>(t - change);
+  return -1;
+}
+
 double angle_deg(const std::vector<double>& a, const std::vector<double>& b) {
   if (a.size() != b.size()) throw std::invalid_argument("angle_deg: sizes");
   double ab = 0, aa = 0, bb = 0;

@@ -12,6 +12,7 @@
 // are exact and the order is unpredictable.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace experiments::what_when {
@@ -78,6 +79,34 @@ struct PeakTiming {
 PeakTiming peak_timing(const std::vector<double>& t_ms, const std::vector<double>& y,
                        double latency_ms, double rise_lead_ms = 50.0, double rise_fraction = 0.9);
 
+// The trials a (block, cue) is scored on: its last `count` trials (latest first), only
+// omission trials (no outcome) when omission_only, i.e. when the outcome drives the
+// reservoir and would otherwise leak into the readout.
+std::vector<std::size_t> scored_trials(const std::vector<Trial>& trials, uint32_t block,
+                                       uint32_t cue, std::size_t count, bool omission_only);
+
+// Held-out scoring of frozen weights (the held-out adaptation figures): the bank of
+// snapshot k of a cue's trials is its trials [lo, hi) = [k, min(k + K, end)), end = the
+// change index for k < change (the bank stays on the snapshot's side of the change), the
+// number of trials otherwise.
+std::pair<std::size_t, std::size_t> bank_range(std::size_t k, std::size_t change, std::size_t n,
+                                               std::size_t bank_trials);
+// Output y_r = w . x_r (max(0, .) when rectify) on the `rows` feature rows of one bank trial
+// (row r at r * sample_ms after the cue; x row-major, rows x w.size()): the summed squared
+// error against p * exp(-(t - L)^2 / (2 sigma^2)) over all rows, and the summed output over
+// the rows with |t - L| <= sigma (the amplitude window).
+struct BankScore {
+  double sq_error = 0.0, window_sum = 0.0;
+  std::size_t n = 0, n_window = 0;
+};
+BankScore score_on_bank(const std::vector<double>& w, const std::vector<float>& x, std::size_t rows,
+                        double sample_ms, double latency_ms, double probability, double sigma_ms,
+                        bool rectify);
+
+// The last block in which no cue's outcome probability differs from the previous block
+// (block 0 qualifies): the block whose end the probability code is scored on.
+uint32_t probability_block(const std::vector<Block>& blocks);
+
 // Pearson correlation and least-squares slope of y on x.
 double pearson(const std::vector<double>& x, const std::vector<double>& y);
 double slope(const std::vector<double>& x, const std::vector<double>& y);
@@ -89,6 +118,13 @@ double slope(const std::vector<double>& x, const std::vector<double>& y);
 // A jump <= 0 (no excess error) returns 0.
 long trials_to_recover(const std::vector<double>& error, std::size_t change, double steady,
                        double fraction = 0.9, std::size_t smooth = 5);
+
+// Trials to follow a level change at index `change` of a per-trial series v (e.g. a
+// readout's amplitude after a probability change): s_t smoothed as in trials_to_recover;
+// returns the first k >= 0 with (s_{change+k} - before) / (after - before) >= fraction, -1
+// when the series ends first, 0 when after == before.
+long trials_to_track(const std::vector<double>& v, std::size_t change, double before, double after,
+                     double fraction = 0.9, std::size_t smooth = 5);
 
 // The target handed to an RLS (FORCE) update so that its error before the update,
 // drive - returned target, is the error of the rectified output, max(0, drive) - target:

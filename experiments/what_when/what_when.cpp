@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -62,14 +63,18 @@ struct Config {
   double surprise_gain = 0.0, outcome_gain = 0.0;
   // FORCE
   bool force = true;
-  std::string force_cue;
+  std::string force_cue;                // the first of force_cues (plots, block weights)
+  std::vector<std::string> force_cues;  // cues with a FORCE pair (no reset / P reset)
   double force_update_ms = 10, force_alpha_trials = 1.0;
   bool force_rectify = true;
   // clock decoder
   uint32_t clock_trials = 150;
   double clock_sample_ms = 20, clock_max_ms = 1200, cue_decode_ms = 1000;
+  double clock_select_window_ms = 100;  // validation window of each reported time's penalty
   // metrics
   uint32_t snapshot_trials = 100, steady_trials = 20, null_count = 1000;
+  uint32_t bank_trials = 10;   // held-out adaptation error: trials per bank
+  double bank_sample_ms = 20;  // and its sampling interval
   std::string adaptation_cue, angle_cue, angle_outcome;
 };
 
@@ -176,8 +181,22 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
 
   sim::TableReader f = root.table("force");
   c.force = f.boolean("enabled", true);
-  c.force_cue = f.string("cue", c.cues.front());
-  index_of(f, "cue", c.cues, c.force_cue);
+  // force.cues = ["A", ...] (or force.cue = "A"): each listed cue gets its own FORCE pair,
+  // as each cue has its own when readout. Cost grows with the list (O(N^2) per update).
+  if (f.has("cues")) {
+    const toml::node* n = f.raw("cues");
+    if (!n->is_array() || n->as_array()->empty()) f.fail("cues", "expected cues = [\"A\", ...]");
+    for (const auto& e : *n->as_array()) {
+      const auto v = e.value<std::string>();
+      if (!v) f.fail("cues", "expected cue names");
+      index_of(f, "cues", c.cues, *v);
+      c.force_cues.push_back(*v);
+    }
+  } else {
+    c.force_cues.push_back(f.string("cue", c.cues.front()));
+    index_of(f, "cue", c.cues, c.force_cues.back());
+  }
+  c.force_cue = c.force_cues.front();
   c.force_update_ms = f.number("update_every_ms", 10.0);
   steps_of(f, "update_every_ms", c.force_update_ms, dt);
   c.force_alpha_trials = f.number("alpha_trials", 1.0);
@@ -196,6 +215,8 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
   c.clock_max_ms = k.number("max_ms", 1200.0);
   if (c.clock_max_ms > c.timing.trial_ms) k.fail("max_ms", "expected <= paradigm.trial_ms");
   c.cue_decode_ms = k.number("cue_decode_ms", 1000.0);
+  c.clock_select_window_ms = k.number("select_window_ms", 100.0);
+  if (!(c.clock_select_window_ms >= 0)) k.fail("select_window_ms", "expected >= 0");
   if (c.cue_decode_ms > c.clock_max_ms) k.fail("cue_decode_ms", "expected <= clock.max_ms");
   k.finish();
 
@@ -203,6 +224,11 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
   c.snapshot_trials = count_of(m, "snapshot_trials", 100);
   c.steady_trials = count_of(m, "steady_trials", 20);
   c.null_count = count_of(m, "null_permutations", 1000);
+  c.bank_trials = count_of(m, "bank_trials", 10);
+  c.bank_sample_ms = m.number("bank_sample_ms", 20.0);
+  steps_of(m, "bank_sample_ms", c.bank_sample_ms, dt);
+  if (std::fmod(c.bank_sample_ms, c.sample_ms) != 0)
+    m.fail("bank_sample_ms", "expected a multiple of readout.sample_ms");
   c.adaptation_cue = m.string("adaptation_cue", c.force_cue);
   index_of(m, "adaptation_cue", c.cues, c.adaptation_cue);
   c.angle_cue = m.string("angle_cue", c.cues.front());
@@ -260,7 +286,12 @@ class Session {
     for (std::size_t o = 0; o < cfg.outcomes.size(); ++o)
       what_.emplace_back(nf_, ro::ReadoutParams{.eta0 = cfg.eta0_what,
                                                 .mode = pl::LearningMode::consolidation});
-    force_cue_ = index(cfg.cues, cfg.force_cue);
+    force_of_cue_.assign(cfg.cues.size(), -1);
+    if (cfg.force)
+      for (const auto& name : cfg.force_cues) {
+        force_of_cue_[index(cfg.cues, name)] = static_cast<int>(forces_.size());
+        forces_.emplace_back();
+      }
 
     sample_steps_ = step(cfg.sample_ms);
     baseline_steps_ = step(cfg.baseline_ms);
@@ -278,6 +309,28 @@ class Session {
     clock_steps_ = step(cfg.clock_sample_ms);
     clock_per_trial_ = static_cast<std::size_t>(step(cfg.clock_max_ms) / clock_steps_) + 1;
     build_events();
+    // Held-out adaptation banks: for each cue whose condition changes, its trials from
+    // steady_trials + bank_trials before the first change on keep features (every
+    // bank_sample_ms in the gate) and the frozen weights of every learner.
+    bank_steps_ = step(cfg.bank_sample_ms);
+    bank_per_trial_ = static_cast<std::size_t>((trial_steps_ + bank_steps_ - 1) / bank_steps_);
+    bank_.resize(trials_.size());
+    for (std::size_t c = 0; c < cfg.cues.size(); ++c) {
+      std::vector<std::size_t> ids;
+      std::size_t change = 0;
+      for (std::size_t i = 0; i < trials_.size(); ++i)
+        if (trials_[i].cue == c) {
+          if (!ids.empty() && change == 0 &&
+              (trials_[ids.back()].latency_ms != trials_[i].latency_ms ||
+               trials_[ids.back()].probability != trials_[i].probability))
+            change = ids.size();
+          ids.push_back(i);
+        }
+      if (change == 0) continue;
+      const std::size_t keep = cfg.steady_trials + cfg.bank_trials;
+      for (std::size_t k = change > keep ? change - keep : 0; k < ids.size(); ++k)
+        bank_[ids[k]].kept = true;
+    }
   }
 
   void hook(sim::Step k) {
@@ -311,11 +364,24 @@ class Session {
   std::size_t n_features() const { return nf_; }
   const ro::LinearReadout& when(std::size_t c) const { return when_[c]; }
   const ro::LinearReadout& what(std::size_t o) const { return what_[o]; }
-  std::vector<double> force_weights(int v) const {
-    const auto& r = v == 0 ? force_a_ : (force_b_ ? force_b_ : force_a_);
+  // FORCE weights of cue `cue` (a listed FORCE cue): v = 0 without, 1 with P reset.
+  std::vector<double> force_weights(std::size_t cue, int v) const {
+    const Force& f = forces_.at(static_cast<std::size_t>(force_of_cue_.at(cue)));
+    const auto& r = v == 0 ? f.a : (f.b ? f.b : f.a);
     if (!r) return std::vector<double>(nf_, 0.0);
     return {r->weights().begin(), r->weights().end()};
   }
+  // Held-out bank of a trial: features every bank_sample_ms in the gate (bank_per_trial()
+  // rows of n_features()) and the frozen weights of the three-factor readout and, on FORCE
+  // cues, of FORCE without and with reset (empty when not kept).
+  struct Bank {
+    bool kept = false;
+    std::vector<float> x;
+    std::vector<double> w[3];
+  };
+  const Bank& bank(std::size_t trial) const { return bank_[trial]; }
+  std::size_t bank_per_trial() const { return bank_per_trial_; }
+  sim::Step bank_steps() const { return bank_steps_; }
   // Called at the end of each block with the block index (weights snapshot).
   std::function<void(uint32_t)> on_block_end;
 
@@ -362,7 +428,10 @@ class Session {
     const auto j = static_cast<std::size_t>((s - first) / sample_steps_);
     const std::size_t row = trial_ * n_rec_ + j;
     const bool in_trial = s >= cue;
-    if (s == first) snapshot_weights(t);
+    if (s == first) {
+      snapshot_weights(t);
+      keep_bank_weights(t);
+    }
     if (s == cue) start_trial(t);
     features_->features(s, x_);
     if (!in_trial) features_->add_baseline_sample(s);
@@ -375,12 +444,15 @@ class Session {
     const double y_when = frozen_output(w_when_, true);
     rec_when_[row] = y_when;
     for (std::size_t o = 0; o < what_.size(); ++o) rec_what_[o][row] = what_[o].output(x_);
-    const bool force_trial = cfg_.force && t.cue == force_cue_ && force_a_;
+    Force* force = force_of_cue_[t.cue] >= 0 ? &forces_[static_cast<std::size_t>(force_of_cue_[t.cue])] : nullptr;
+    const bool force_trial = force && force->a;
     if (force_trial) {
       rec_force_[0][row] = frozen_output(w_force_[0], cfg_.force_rectify);
       rec_force_[1][row] = frozen_output(w_force_[1], cfg_.force_rectify);
     }
     if (!in_trial) return;
+    if (bank_[trial_].kept && (s - cue) % bank_steps_ == 0)
+      for (double v : x_) bank_[trial_].x.push_back(static_cast<float>(v));
 
     const double e = y_when - expected_when;
     err_sum_when_ += e * e;
@@ -399,8 +471,8 @@ class Session {
     for (std::size_t o = 0; o < what_.size(); ++o)
       what_[o].learn(x_, (t.occurred && t.outcome == o) ? 1.0 : 0.0, g);
     if (force_trial && g > 0 && (s - cue) % force_steps() == 0) {
-      force_update(*force_a_, target_when);
-      if (force_b_) force_update(*force_b_, target_when);
+      force_update(*force->a, target_when);
+      if (force->b) force_update(*force->b, target_when);
     }
     if (trial_ < cfg_.clock_trials && (s - cue) % clock_steps_ == 0 &&
         static_cast<std::size_t>((s - cue) / clock_steps_) < clock_per_trial_) {
@@ -431,30 +503,42 @@ class Session {
   void snapshot_weights(const Trial& t) {
     const auto w = when_[t.cue].weights();
     w_when_.assign(w.begin(), w.end());
-    if (cfg_.force && t.cue == force_cue_) {
+    if (force_of_cue_[t.cue] >= 0) {
+      Force& f = forces_[static_cast<std::size_t>(force_of_cue_[t.cue])];
       // Created at the cue's first trial once E||x||^2 is known (from its earlier samples).
-      if (!force_a_ && when_[t.cue].feature_power() > 0) {
+      if (!f.a && when_[t.cue].feature_power() > 0) {
         // alpha = alpha_trials x one trial's worth of the mean eigenvalue of E[x x^T]
         // (prototype notes: P0 = I / alpha).
         const double updates = cfg_.timing.trial_ms / cfg_.force_update_ms;
         const double alpha = cfg_.force_alpha_trials * updates *
                              when_[t.cue].feature_power() / static_cast<double>(nf_);
-        force_a_.emplace(nf_, ro::RlsParams{.alpha = alpha, .update_every_steps = 1});
+        f.a.emplace(nf_, ro::RlsParams{.alpha = alpha, .update_every_steps = 1});
       }
       // The reset variant splits off at the first trial of a block that changes this cue's
       // condition, and resets P at every such block.
-      if (force_a_ && t.block != force_block_) {
-        if (force_block_ != UINT32_MAX && block_changes_cue(t.block, t.cue)) {
-          if (!force_b_) force_b_ = force_a_;
-          force_b_->reset_p();
+      if (f.a && t.block != f.block) {
+        if (f.block != UINT32_MAX && block_changes_cue(t.block, t.cue)) {
+          if (!f.b) f.b = f.a;
+          f.b->reset_p();
         }
-        force_block_ = t.block;
+        f.block = t.block;
       }
-      if (force_a_) {
-        w_force_[0].assign(force_a_->weights().begin(), force_a_->weights().end());
-        const auto& b = force_b_ ? *force_b_ : *force_a_;
+      if (f.a) {
+        w_force_[0].assign(f.a->weights().begin(), f.a->weights().end());
+        const auto& b = f.b ? *f.b : *f.a;
         w_force_[1].assign(b.weights().begin(), b.weights().end());
       }
+    }
+  }
+
+  // Keeps the frozen weights of a bank trial (after snapshot_weights).
+  void keep_bank_weights(const Trial& t) {
+    Bank& b = bank_[trial_];
+    if (!b.kept) return;
+    b.w[0] = w_when_;
+    if (force_of_cue_[t.cue] >= 0 && forces_[static_cast<std::size_t>(force_of_cue_[t.cue])].a) {
+      b.w[1] = w_force_[0];
+      b.w[2] = w_force_[1];
     }
   }
 
@@ -484,7 +568,7 @@ class Session {
     for (auto& w : what_) w.consolidate();
     const double n = static_cast<double>(err_count_);
     err_when_[trial_] = err_sum_when_ / n;
-    if (cfg_.force && t.cue == force_cue_ && force_a_) {
+    if (force_of_cue_[t.cue] >= 0 && forces_[static_cast<std::size_t>(force_of_cue_[t.cue])].a) {
       err_force_[0][trial_] = err_sum_force_[0] / n;
       err_force_[1][trial_] = err_sum_force_[1] / n;
     }
@@ -507,9 +591,14 @@ class Session {
   std::vector<double> x_;
   std::vector<ro::LinearReadout> when_, what_;
   std::vector<pl::AttentionGate> gates_;
-  std::size_t force_cue_ = 0;
-  std::optional<ro::RlsReadout> force_a_, force_b_;  // without / with P reset
-  uint32_t force_block_ = UINT32_MAX;
+  // One FORCE pair per listed cue: without (a) and with (b) P reset; b splits off a at the
+  // first block that changes the cue's condition.
+  struct Force {
+    std::optional<ro::RlsReadout> a, b;
+    uint32_t block = UINT32_MAX;  // block of the cue's latest trial
+  };
+  std::vector<Force> forces_;
+  std::vector<int> force_of_cue_;  // index into forces_, -1 without FORCE
   std::vector<double> w_when_, w_force_[2];
   sim::Step sample_steps_ = 5, baseline_steps_ = 200, trial_steps_ = 1400, clock_steps_ = 20;
   std::size_t n_rec_ = 0, clock_per_trial_ = 0;
@@ -522,6 +611,9 @@ class Session {
   std::size_t trial_ = 0;
   std::vector<float> clock_x_;
   std::vector<uint32_t> clock_trial_ids_;
+  std::vector<Bank> bank_;
+  sim::Step bank_steps_ = 20;
+  std::size_t bank_per_trial_ = 0;
 };
 
 using Metrics = std::vector<std::pair<std::string, double>>;
@@ -534,28 +626,43 @@ struct Split {
   std::vector<std::size_t> train, val, test;
 };
 
-std::vector<double> fit_select(const std::vector<float>& x, const std::vector<double>& y,
-                               std::size_t p, std::size_t m, const Split& rows_of,
-                               const std::function<double(const std::vector<double>&,
-                                                          const std::vector<std::size_t>&)>& loss) {
+// Ridge fits with lambda selected on the validation rows, one selection per loss: `loss`
+// returns the validation losses of one weight matrix (several targets, e.g. the error at
+// several times since cue), and each target gets the grid value minimising its own loss,
+// refitted on train + validation. Returns the weights and the chosen scales per target.
+using MultiLoss = std::function<std::vector<double>(const std::vector<double>&,
+                                                    const std::vector<std::size_t>&)>;
+std::vector<std::vector<double>> fit_select(const std::vector<float>& x,
+                                            const std::vector<double>& y, std::size_t p,
+                                            std::size_t m, const Split& rows_of,
+                                            const MultiLoss& loss, std::size_t n_targets,
+                                            std::vector<double>& scales) {
   std::vector<double> g_tr, c_tr, g_va, c_va;
   accumulate_gram(x, y, p, m, rows_of.train, g_tr, c_tr);
   accumulate_gram(x, y, p, m, rows_of.val, g_va, c_va);
   double tr = 0;
   for (std::size_t i = 0; i < p; ++i) tr += g_tr[i * p + i];
   const double unit = tr / static_cast<double>(p);
-  double best_loss = std::numeric_limits<double>::infinity(), best = unit;
-  for (double s : {1e-3, 1e-2, 1e-1, 1.0, 10.0}) {
-    const auto w = ridge(g_tr, c_tr, p, m, s * unit);
-    const double l = loss(w, rows_of.val);
-    if (l < best_loss) {
-      best_loss = l;
-      best = s * unit;
-    }
+  std::vector<double> best_loss(n_targets, std::numeric_limits<double>::infinity());
+  scales.assign(n_targets, 1.0);
+  // Half-decade grid, 1e-3 .. 100 (the choices are reported, so one at an edge shows).
+  for (double sc : {1e-3, 3.16e-3, 1e-2, 3.16e-2, 1e-1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0}) {
+    const auto l = loss(ridge(g_tr, c_tr, p, m, sc * unit), rows_of.val);
+    for (std::size_t k = 0; k < n_targets; ++k)
+      if (l[k] < best_loss[k]) {
+        best_loss[k] = l[k];
+        scales[k] = sc;
+      }
   }
   for (std::size_t i = 0; i < g_tr.size(); ++i) g_tr[i] += g_va[i];
   for (std::size_t i = 0; i < c_tr.size(); ++i) c_tr[i] += c_va[i];
-  return ridge(g_tr, c_tr, p, m, best);
+  std::vector<std::vector<double>> w(n_targets);
+  for (std::size_t k = 0; k < n_targets; ++k) {
+    for (std::size_t q = 0; q < k; ++q)
+      if (scales[q] == scales[k]) w[k] = w[q];
+    if (w[k].empty()) w[k] = ridge(g_tr, c_tr, p, m, scales[k] * unit);
+  }
+  return w;
 }
 
 std::size_t predict_class(const std::vector<float>& x, std::size_t row, const std::vector<double>& w,
@@ -581,24 +688,49 @@ void clock_metrics(const Config& cfg, const Session& s, Metrics& out) {
       y[row * per + j] = 1.0;
       (tr % 3 == 0 ? split.train : tr % 3 == 1 ? split.val : split.test).push_back(row);
     }
-  auto mae = [&](const std::vector<double>& w, const std::vector<std::size_t>& rows) {
-    double e = 0;
-    for (std::size_t r : rows)
-      e += std::abs(static_cast<double>(predict_class(x, r, w, p, per)) - static_cast<double>(r % per));
-    return e / static_cast<double>(rows.size());
+  // One ridge penalty per reported time: how much to regularise depends on the time since
+  // cue (the trajectories spread out with time), and a single penalty chosen on the error
+  // averaged over all times traded one for the other (on the full config, seed 1: 32 / 107
+  // ms at 200 / 600 ms with one penalty from a decade grid, 41 / 80 ms with one from a
+  // half-decade grid). Each time gets the penalty with the lowest validation error within
+  // +-select_window_ms of it; the test trials are not used for any choice.
+  const std::vector<double> at_ms = {200.0, 600.0, 1000.0};
+  std::vector<std::size_t> at_j;
+  for (double at : at_ms) at_j.push_back(static_cast<std::size_t>(std::llround(at / cfg.clock_sample_ms)));
+  const auto half = static_cast<std::size_t>(std::llround(cfg.clock_select_window_ms / cfg.clock_sample_ms));
+  auto dist = [](std::size_t a, std::size_t b) { return a > b ? a - b : b - a; };
+  MultiLoss windowed = [&](const std::vector<double>& w, const std::vector<std::size_t>& rows) {
+    std::vector<double> e(at_j.size(), 0.0), n(at_j.size(), 0.0);
+    for (std::size_t r : rows) {
+      const std::size_t j = r % per;
+      bool needed = false;
+      for (std::size_t k = 0; k < at_j.size(); ++k) needed |= dist(j, at_j[k]) <= half;
+      if (!needed) continue;
+      const double err = std::abs(static_cast<double>(predict_class(x, r, w, p, per)) - static_cast<double>(j));
+      for (std::size_t k = 0; k < at_j.size(); ++k)
+        if (dist(j, at_j[k]) <= half) {
+          e[k] += err;
+          n[k] += 1;
+        }
+    }
+    for (std::size_t k = 0; k < e.size(); ++k) e[k] = n[k] > 0 ? e[k] / n[k] : 0.0;
+    return e;
   };
-  const auto w = fit_select(x, y, p, per, split, mae);
-  for (double at : {200.0, 600.0, 1000.0}) {
-    const auto j = static_cast<std::size_t>(std::llround(at / cfg.clock_sample_ms));
+  std::vector<double> scales;
+  const auto ws = fit_select(x, y, p, per, split, windowed, at_j.size(), scales);
+  out.emplace_back("clock_test_trials", static_cast<double>((n_tr + 1) / 3));  // tr % 3 == 2
+  for (std::size_t k = 0; k < at_ms.size(); ++k) {
+    const std::size_t j = at_j[k];
     if (j >= per) continue;
     double e = 0;
     std::size_t n = 0;
     for (std::size_t r : split.test)
       if (r % per == j) {
-        e += std::abs(static_cast<double>(predict_class(x, r, w, p, per)) - static_cast<double>(j));
+        e += std::abs(static_cast<double>(predict_class(x, r, ws[k], p, per)) - static_cast<double>(j));
         ++n;
       }
-    out.emplace_back(fmt::format("clock_mae_{:.0f}ms", at), e / static_cast<double>(n) * cfg.clock_sample_ms);
+    out.emplace_back(fmt::format("clock_mae_{:.0f}ms", at_ms[k]), e / static_cast<double>(n) * cfg.clock_sample_ms);
+    out.emplace_back(fmt::format("clock_ridge_scale_{:.0f}ms", at_ms[k]), scales[k]);
   }
   // Cue identity from the features at cue_decode_ms (1000 ms in the full config).
   const auto j1 = static_cast<std::size_t>(std::llround(cfg.cue_decode_ms / cfg.clock_sample_ms));
@@ -618,7 +750,13 @@ void clock_metrics(const Config& cfg, const Session& s, Metrics& out) {
       if (predict_class(xc, r, w, p, m) != s.trials()[s.clock_trial_ids()[r]].cue) wrong += 1;
     return wrong / static_cast<double>(rows.size());
   };
-  const auto wc = fit_select(xc, yc, p, m, cs, err);
+  std::vector<double> cue_scale;
+  const auto wc = fit_select(
+      xc, yc, p, m, cs,
+      [&](const std::vector<double>& w, const std::vector<std::size_t>& rows) {
+        return std::vector<double>{err(w, rows)};
+      },
+      1, cue_scale)[0];
   out.emplace_back(fmt::format("clock_cue_accuracy_{:.0f}ms", cfg.cue_decode_ms),
                    1.0 - err(wc, cs.test));
 }
@@ -635,6 +773,197 @@ std::vector<double> mean_trace(const Session& s, const std::vector<double>& rec,
   return m;
 }
 
+// Held-out version of the adaptation figures. One trial's output is a noisy estimate of
+// what its weights do (at p = 0.5 one snapshot's amplitude had a CV of about 50 % in the
+// prototype; here single-trial amplitudes at L ranged 0-0.4 around a mean of 0.2), so the
+// per-trial t90 is largely the first passage of noise under a threshold set at 10 % of the
+// jump. Here the frozen weights of trial k are scored on the features of the cue's trials
+// k .. k + bank_trials - 1 (same side of the change; the reservoir does not depend on the
+// readouts, so these are independent draws of the condition's features, and the weights
+// have not yet learned from any of them), every bank_sample_ms in the gate. The error is the
+// mean squared deviation from p * target shape, the amplitude the mean output within
+// target_sigma_ms of L. t90 as in adaptation_metrics, over the snapshots with a full bank;
+// steady = the lowest mean over their last steady_trials among the learners.
+void heldout_adaptation_metrics(const Config& cfg, const Session& s,
+                                const std::vector<std::size_t>& ids, std::size_t change,
+                                bool latency_change, std::size_t n_learners,
+                                const std::string& prefix, Metrics& out) {
+  const auto& trials = s.trials();
+  const std::size_t K = cfg.bank_trials, P = s.bank_per_trial(), nf = s.n_features();
+  if (ids.size() < change + K + cfg.steady_trials) return;
+  const std::size_t last = ids.size() - K;  // last snapshot with a full bank
+  const std::size_t first = change >= cfg.steady_trials ? change - cfg.steady_trials : 0;
+  auto score = [&](std::size_t l, std::size_t k, bool amplitude) {
+    const auto& w = s.bank(ids[k]).w[l];
+    if (w.size() != nf) return kNaN;
+    const auto [lo, hi] = bank_range(k, change, ids.size(), K);
+    BankScore total;
+    for (std::size_t j = lo; j < hi; ++j) {
+      const Trial& tj = trials[ids[j]];
+      const auto& x = s.bank(ids[j]).x;
+      if (x.size() != P * nf) return kNaN;
+      const auto b = score_on_bank(w, x, P, cfg.bank_sample_ms, tj.latency_ms, tj.probability,
+                                   cfg.target_sigma_ms, l == 0 || cfg.force_rectify);
+      total.sq_error += b.sq_error;
+      total.n += b.n;
+      total.window_sum += b.window_sum;
+      total.n_window += b.n_window;
+    }
+    if (amplitude) return total.n_window ? total.window_sum / static_cast<double>(total.n_window) : kNaN;
+    return total.n ? total.sq_error / static_cast<double>(total.n) : kNaN;
+  };
+  const char* names[3] = {"three_factor", "force_noreset", "force_reset"};
+  const double post = static_cast<double>(last - change + 1);
+  std::vector<std::vector<double>> err(n_learners), amp(n_learners);
+  double steady = std::numeric_limits<double>::infinity();
+  for (std::size_t l = 0; l < n_learners; ++l) {
+    err[l].assign(last + 1, kNaN);
+    amp[l].assign(last + 1, kNaN);
+    for (std::size_t k = first; k <= last; ++k) {
+      err[l][k] = score(l, k, false);
+      if (!latency_change) amp[l][k] = score(l, k, true);
+    }
+    double m = 0;
+    for (std::size_t k = last + 1 - cfg.steady_trials; k <= last; ++k) m += err[l][k];
+    if (std::isnan(m)) continue;
+    steady = std::min(steady, m / cfg.steady_trials);
+    // Each learner's own final level: shows whether a slow t90 is a higher asymptote.
+    out.emplace_back(fmt::format("{}heldout_final_error_{}", prefix, names[l]), m / cfg.steady_trials);
+  }
+  out.emplace_back(prefix + "heldout_steady_error", steady);
+  std::vector<double> t90(n_learners, kNaN), t90_amp(n_learners, kNaN);
+  for (std::size_t l = 0; l < n_learners; ++l) {
+    if (std::isnan(err[l][change])) continue;
+    const long r = trials_to_recover(err[l], change, steady);
+    t90[l] = r < 0 ? post : static_cast<double>(r);
+    out.emplace_back(fmt::format("{}heldout_t90_{}", prefix, names[l]), t90[l]);
+    out.emplace_back(fmt::format("{}heldout_t90_{}_censored", prefix, names[l]), r < 0 ? 1.0 : 0.0);
+    if (latency_change) continue;
+    double a0 = 0, a1 = 0;
+    for (std::size_t k = change - cfg.steady_trials; k < change; ++k) a0 += amp[l][k];
+    for (std::size_t k = last + 1 - cfg.steady_trials; k <= last; ++k) a1 += amp[l][k];
+    a0 /= cfg.steady_trials;
+    a1 /= cfg.steady_trials;
+    const long ra = trials_to_track(amp[l], change, a0, a1);
+    t90_amp[l] = ra < 0 ? post : static_cast<double>(ra);
+    out.emplace_back(fmt::format("{}heldout_amplitude_before_{}", prefix, names[l]), a0);
+    out.emplace_back(fmt::format("{}heldout_amplitude_after_{}", prefix, names[l]), a1);
+    out.emplace_back(fmt::format("{}heldout_amplitude_t90_{}", prefix, names[l]), t90_amp[l]);
+    out.emplace_back(fmt::format("{}heldout_amplitude_t90_{}_censored", prefix, names[l]),
+                     ra < 0 ? 1.0 : 0.0);
+  }
+  if (n_learners == 3 && t90[0] > 0) {
+    out.emplace_back(prefix + "heldout_ratio_force_noreset", t90[1] / t90[0]);
+    out.emplace_back(prefix + "heldout_ratio_force_reset", t90[2] / t90[0]);
+  }
+  if (n_learners == 3 && t90_amp[0] > 0) {
+    out.emplace_back(prefix + "heldout_amplitude_ratio_force_noreset", t90_amp[1] / t90_amp[0]);
+    out.emplace_back(prefix + "heldout_amplitude_ratio_force_reset", t90_amp[2] / t90_amp[0]);
+  }
+}
+
+// Adaptation after the first change of cue c's condition (latency or probability) between
+// blocks, for the three-factor when readout and, if the cue has one, the FORCE pair.
+// Error: the per-trial MSE of the frozen output against p * target shape (/trials err_*).
+// t90 = trials until the 5-trial smoothed error has lost 90 % of its jump above the new
+// condition's steady error (trials_to_recover), steady = the lowest mean error over the
+// last steady_trials trials among the learners. Probability changes also report amplitude
+// tracking (prototype notes: the error scales with p^2, so the amplitude is the readable
+// figure): the frozen output's mean over [L - sigma, L + sigma] per trial, t90 = trials
+// until the smoothed amplitude has covered 90 % of the way from its pre-change level to
+// its own post-change level (both means over steady_trials trials; trials_to_track).
+// Names: the [metrics] adaptation_cue reports adaptation_*; other cues
+// adaptation_<cue>_<from>_to_<to>_*, e.g. adaptation_C_p80_to_p20_t90_three_factor.
+void adaptation_metrics(const Config& cfg, const Session& s, uint32_t cue, Metrics& out) {
+  const auto& trials = s.trials();
+  std::vector<std::size_t> ids;
+  for (std::size_t i = 0; i < trials.size(); ++i)
+    if (trials[i].cue == cue) ids.push_back(i);
+  std::size_t change = ids.size();
+  for (std::size_t k = 1; k < ids.size(); ++k) {
+    const Trial &a = trials[ids[k - 1]], &b = trials[ids[k]];
+    if (a.latency_ms != b.latency_ms || a.probability != b.probability) {
+      change = k;
+      break;
+    }
+  }
+  if (change >= ids.size() || ids.size() - change <= cfg.steady_trials ||
+      change < cfg.steady_trials)
+    return;
+  const Trial &before = trials[ids[change - 1]], &after = trials[ids[change]];
+  const bool latency_change = before.latency_ms != after.latency_ms;
+  std::string prefix = "adaptation_";
+  if (cfg.cues[cue] != cfg.adaptation_cue)
+    prefix += latency_change
+                  ? fmt::format("{}_L{:.0f}_to_L{:.0f}_", cfg.cues[cue], before.latency_ms,
+                                after.latency_ms)
+                  : fmt::format("{}_p{:.0f}_to_p{:.0f}_", cfg.cues[cue], 100 * before.probability,
+                                100 * after.probability);
+  const bool have_force =
+      cfg.force && std::find(cfg.force_cues.begin(), cfg.force_cues.end(), cfg.cues[cue]) !=
+                       cfg.force_cues.end();
+  const std::size_t n_learners = have_force ? 3 : 1;
+  const std::vector<double>* err[3] = {&s.err_when(), &s.err_force(0), &s.err_force(1)};
+  const std::vector<double>* rec[3] = {&s.rec_when(), &s.rec_force(0), &s.rec_force(1)};
+  std::vector<std::vector<double>> series(n_learners);
+  for (std::size_t l = 0; l < n_learners; ++l)
+    for (std::size_t i : ids) series[l].push_back((*err[l])[i]);
+  auto tail_mean = [&](const std::vector<double>& v, std::size_t end) {
+    double m = 0;
+    for (std::size_t k = end - cfg.steady_trials; k < end; ++k) m += v[k];
+    return m / cfg.steady_trials;
+  };
+  double steady = std::numeric_limits<double>::infinity();
+  for (auto& e : series) steady = std::min(steady, tail_mean(e, e.size()));
+  out.emplace_back(prefix + "pre_change_trials", static_cast<double>(change));
+  out.emplace_back(prefix + "post_change_trials", static_cast<double>(ids.size() - change));
+  out.emplace_back(prefix + "steady_error", steady);
+  const char* names[3] = {"three_factor", "force_noreset", "force_reset"};
+  const double post = static_cast<double>(ids.size() - change);
+  std::vector<double> t90(n_learners, kNaN), t90_amp(n_learners, kNaN);
+  for (std::size_t l = 0; l < n_learners; ++l) {
+    if (std::isnan(series[l][change])) continue;
+    const long r = trials_to_recover(series[l], change, steady);
+    // Not recovered: censored at the number of post-change trials (reported as a lower
+    // bound, with a flag).
+    t90[l] = r < 0 ? post : static_cast<double>(r);
+    out.emplace_back(fmt::format("{}t90_{}", prefix, names[l]), t90[l]);
+    out.emplace_back(fmt::format("{}t90_{}_censored", prefix, names[l]), r < 0 ? 1.0 : 0.0);
+    if (latency_change) continue;
+    // Amplitude tracking (probability changes).
+    const std::size_t first = static_cast<std::size_t>(std::llround(cfg.baseline_ms / cfg.sample_ms));
+    std::vector<double> amp;
+    for (std::size_t i : ids) {
+      double a = 0;
+      std::size_t n = 0;
+      for (std::size_t j = first; j < s.n_rec(); ++j) {
+        const double t = s.t_rec()[j];
+        if (std::abs(t - trials[i].latency_ms) <= cfg.target_sigma_ms) {
+          a += (*rec[l])[i * s.n_rec() + j];
+          ++n;
+        }
+      }
+      amp.push_back(n ? a / static_cast<double>(n) : kNaN);
+    }
+    const double a0 = tail_mean(amp, change), a1 = tail_mean(amp, amp.size());
+    const long ra = trials_to_track(amp, change, a0, a1);
+    t90_amp[l] = ra < 0 ? post : static_cast<double>(ra);
+    out.emplace_back(fmt::format("{}amplitude_before_{}", prefix, names[l]), a0);
+    out.emplace_back(fmt::format("{}amplitude_after_{}", prefix, names[l]), a1);
+    out.emplace_back(fmt::format("{}amplitude_t90_{}", prefix, names[l]), t90_amp[l]);
+    out.emplace_back(fmt::format("{}amplitude_t90_{}_censored", prefix, names[l]), ra < 0 ? 1.0 : 0.0);
+  }
+  if (n_learners == 3 && t90[0] > 0) {
+    out.emplace_back(prefix + "ratio_force_noreset", t90[1] / t90[0]);
+    out.emplace_back(prefix + "ratio_force_reset", t90[2] / t90[0]);
+  }
+  if (n_learners == 3 && t90_amp[0] > 0) {
+    out.emplace_back(prefix + "amplitude_ratio_force_noreset", t90_amp[1] / t90_amp[0]);
+    out.emplace_back(prefix + "amplitude_ratio_force_reset", t90_amp[2] / t90_amp[0]);
+  }
+  heldout_adaptation_metrics(cfg, s, ids, change, latency_change, n_learners, prefix, out);
+}
+
 void readout_metrics(const Config& cfg, const Session& s, Metrics& out) {
   const auto& trials = s.trials();
   const std::size_t first = static_cast<std::size_t>(std::llround(cfg.baseline_ms / cfg.sample_ms));
@@ -642,17 +971,20 @@ void readout_metrics(const Config& cfg, const Session& s, Metrics& out) {
   // Scored trials of (block, cue): the last snapshot_trials; omission trials only when the
   // outcome drives the reservoir.
   auto scored = [&](uint32_t b, uint32_t c) {
-    std::vector<std::size_t> ids;
-    for (std::size_t i = trials.size(); i-- > 0 && ids.size() < cfg.snapshot_trials;)
-      if (trials[i].block == b && trials[i].cue == c && (!cfg.outcome_input || !trials[i].occurred))
-        ids.push_back(i);
-    return ids;
+    return scored_trials(trials, b, c, cfg.snapshot_trials, cfg.outcome_input);
   };
+  // Where the outcome cannot leak into the scored readouts: with outcome_input = 0 the
+  // outcome never drives the reservoir and every trial is scored; with outcome_input = 1
+  // only omission trials are (conditions with p = 1 then have none and are not scored).
+  out.emplace_back("outcome_input", cfg.outcome_input ? 1.0 : 0.0);
   out.emplace_back("scored_on_omission_trials_only", cfg.outcome_input ? 1.0 : 0.0);
   double n_timing = 0, n_pass = 0;
-  const uint32_t last = static_cast<uint32_t>(cfg.blocks.size() - 1);
-  std::vector<std::pair<double, double>> prob_points;  // (p, amplitude) in the last block
-  std::map<double, double> amp_at_p1;                   // latency -> amplitude at p = 1
+  // The probability code is scored in the last block that changes no probability, so that
+  // its last snapshot_trials trials are not an adaptation transient (in the full config the
+  // "post" block swaps p = 0.8 and 0.2 between two cues: with the code scored there,
+  // p = 0.2 came out at 0.26 instead of 0.17).
+  const uint32_t prob_block = probability_block(cfg.blocks);
+  out.emplace_back("probability_block", static_cast<double>(prob_block));
   std::map<double, std::vector<std::pair<double, double>>> by_latency;
   for (uint32_t b = 0; b < cfg.blocks.size(); ++b)
     for (const Condition& c : cfg.blocks[b].conditions) {
@@ -670,7 +1002,7 @@ void readout_metrics(const Config& cfg, const Session& s, Metrics& out) {
         n_timing += 1;
         n_pass += (pt.in_band && pt.risen) ? 1 : 0;
       }
-      if (b == last) {
+      if (b == prob_block) {
         out.emplace_back("amplitude_" + key, pt.peak);
         by_latency[c.latency_ms].emplace_back(c.probability, pt.peak);
       }
@@ -694,61 +1026,8 @@ void readout_metrics(const Config& cfg, const Session& s, Metrics& out) {
     out.emplace_back(fmt::format("probability_L{:.0f}_slope", lat), slope(ps, amps));
   }
 
-  // Adaptation: trials of the adaptation cue, change = its first trial in the first block
-  // that changes its condition. steady = the lowest mean error over the last steady_trials
-  // trials among the learners (the new condition's steady error).
-  uint32_t ac = 0;
-  for (uint32_t c = 0; c < cfg.cues.size(); ++c)
-    if (cfg.cues[c] == cfg.adaptation_cue) ac = c;
-  std::vector<std::size_t> ids;
-  for (std::size_t i = 0; i < trials.size(); ++i)
-    if (trials[i].cue == ac) ids.push_back(i);
-  std::size_t change = ids.size();
-  for (std::size_t k = 1; k < ids.size(); ++k) {
-    const Trial &a = trials[ids[k - 1]], &b = trials[ids[k]];
-    if (a.latency_ms != b.latency_ms || a.probability != b.probability) {
-      change = k;
-      break;
-    }
-  }
-  if (change < ids.size() && ids.size() - change > cfg.steady_trials) {
-    const bool have_force = cfg.force && cfg.force_cue == cfg.adaptation_cue;
-    std::vector<std::vector<double>> series(have_force ? 3 : 1);
-    for (std::size_t i : ids) {
-      series[0].push_back(s.err_when()[i]);
-      if (have_force) {
-        series[1].push_back(s.err_force(0)[i]);
-        series[2].push_back(s.err_force(1)[i]);
-      }
-    }
-    double steady = std::numeric_limits<double>::infinity();
-    for (auto& e : series) {
-      double m = 0;
-      for (std::size_t k = e.size() - cfg.steady_trials; k < e.size(); ++k) m += e[k];
-      steady = std::min(steady, m / cfg.steady_trials);
-    }
-    out.emplace_back("adaptation_pre_change_trials", static_cast<double>(change));
-    out.emplace_back("adaptation_post_change_trials", static_cast<double>(ids.size() - change));
-    out.emplace_back("adaptation_steady_error", steady);
-    const char* names[3] = {"three_factor", "force_noreset", "force_reset"};
-    std::vector<double> t90(series.size());
-    for (std::size_t l = 0; l < series.size(); ++l) {
-      if (std::isnan(series[l][change])) {
-        t90[l] = kNaN;
-        continue;
-      }
-      const long r = trials_to_recover(series[l], change, steady);
-      // Not recovered: censored at the number of post-change trials (reported as a lower
-      // bound, with a flag).
-      t90[l] = r < 0 ? static_cast<double>(ids.size() - change) : static_cast<double>(r);
-      out.emplace_back(fmt::format("adaptation_t90_{}", names[l]), t90[l]);
-      out.emplace_back(fmt::format("adaptation_t90_{}_censored", names[l]), r < 0 ? 1.0 : 0.0);
-    }
-    if (series.size() == 3 && t90[0] > 0) {
-      out.emplace_back("adaptation_ratio_force_noreset", t90[1] / t90[0]);
-      out.emplace_back("adaptation_ratio_force_reset", t90[2] / t90[0]);
-    }
-  }
+  // Adaptation: every cue whose condition changes between blocks (see adaptation_metrics).
+  for (uint32_t c = 0; c < cfg.cues.size(); ++c) adaptation_metrics(cfg, s, c, out);
 
   // What/when angle, bias excluded, with a neuron-permutation null.
   uint32_t c_a = 0, o_a = 0;
@@ -799,10 +1078,15 @@ int run(RunContext& ctx) {
       const auto w = session.what(o).weights();
       g.write_dataset("what_" + cfg.outcomes[o], std::vector<double>(w.begin(), w.end()));
     }
-    if (cfg.force) {
-      g.write_dataset("force_noreset", session.force_weights(0));
-      g.write_dataset("force_reset", session.force_weights(1));
-    }
+    if (cfg.force)
+      for (const auto& name : cfg.force_cues) {
+        // The first FORCE cue keeps the plain names; others carry their cue.
+        const std::string suffix = name == cfg.force_cue ? "" : "_" + name;
+        const std::size_t c = static_cast<std::size_t>(
+            std::find(cfg.cues.begin(), cfg.cues.end(), name) - cfg.cues.begin());
+        g.write_dataset("force_noreset" + suffix, session.force_weights(c, 0));
+        g.write_dataset("force_reset" + suffix, session.force_weights(c, 1));
+      }
   };
   simulation.set_step_hook([&session](sim::Step k) { session.hook(k); });
   const sim::Step steps = static_cast<sim::Step>(std::llround(end_ms / cfg.net.network.dt_ms));
@@ -867,6 +1151,7 @@ int run(RunContext& ctx) {
     rg.write_dataset_2d("force_noreset", n, m, session.rec_force(0));
     rg.write_dataset_2d("force_reset", n, m, session.rec_force(1));
     rg.write_attribute("force_cue", cfg.force_cue);
+    rg.write_attribute("force_cues", fmt::format("{}", fmt::join(cfg.force_cues, ",")));
   }
   sim::h5::Group mg = file.create_group("metrics");
   for (auto& [k, v] : metrics) {

@@ -11,9 +11,11 @@
 //  - reservoir: 2003 r-formulas, fixed 100 synapses per neuron, exponential synapses
 //    (5 ms), slow heterogeneous adaptation on E cells, low noise plus DC bias;
 //  - cue: a step current on a disjoint 20 % subset of E cells for 100 ms per cue identity;
-//  - the outcome does not drive the reservoir by default (outcome_input = false), so the
-//    readouts can never see it; with outcome_input = true timing and probability are scored
-//    on omission trials only;
+//  - the outcome does not drive the reservoir by default (outcome_input = false; every
+//    built-in config), so the readouts can never see it; with outcome_input = true timing
+//    and probability are scored on omission trials only (conditions with p = 1 then have
+//    none and are not scored). /metrics says which: outcome_input and
+//    scored_on_omission_trials_only (0/1);
 //  - features: per-neuron filtered spikes, tau log-uniform 20-1000 ms, centred on the
 //    running mean of pre-cue samples, plus a bias; one learning sample every 5 ms;
 //  - when target: a Gaussian (sigma 50 ms) at the outcome time on trials with an outcome,
@@ -21,7 +23,9 @@
 //  - gate: the attention gate (models/attention_gate.hpp) open from the cue for trial_ms,
 //    surprise terms off by default;
 //  - FORCE: RLS (models/force_rls.hpp) on the same features every 10 ms inside the gate,
-//    P(0) = I / alpha with alpha = one trial's worth of the mean eigenvalue of E[x x^T]; its
+//    P(0) = P(reset) = I / alpha with alpha = alpha_trials trials' worth of the mean eigenvalue
+//    of E[x x^T] (10 in the built-in configs: the lowest held-out error at the end of the
+//    post-change block among 0.1 / 1 / 10 / 100; the prototype used 1); its
 //    scored output is max(0, w.x) and it learns the rectified output's error (target handed
 //    to RLS: d + min(0, w.x)), as the three-factor readout does (force.rectify = true). A
 //    plain linear RLS must also hold w.x at 0 outside the target bump; its error stayed
@@ -30,6 +34,22 @@
 //    changes them during the trial with a target that already knows whether the outcome
 //    will come), averaged over the last `snapshot_trials` trials of a cue (one weight
 //    snapshot per trial).
+//  - probability code: scored in the last block that changes no probability (the full
+//    config's "post" block swaps p between cues C and E, so there it is the "pre" block);
+//  - FORCE pairs on a list of cues (force.cues; the full config: A for the latency change,
+//    C and E for the probability changes);
+//  - adaptation: t90 on the per-trial error (5-trial smoothing, steady = the lowest mean
+//    error of the last steady_trials trials among the learners), as the acceptance text
+//    defines it, and the same on a held-out estimate (each trial's frozen weights scored
+//    on the cue's next bank_trials = 10 trials, every 20 ms), because one trial's error or
+//    amplitude is mostly trial-to-trial noise; probability changes also report amplitude
+//    tracking (mean output within sigma of L; 90 % of the way from the pre-change level to
+//    the learner's own post-change level);
+//  - clock decoder: one-hot ridge classifier of time since cue (20 ms classes up to
+//    1200 ms) on the readout features of the first clock.trials = 600 trials, trials split
+//    train / validation / test by index mod 3, one ridge penalty per reported time chosen
+//    on the validation trials within +-100 ms of it (half-decade grid), refitted on train +
+//    validation and scored on the test trials only.
 //
 // Result file (spikes.h5, besides the spikes):
 //   /trials     start_ms (cue onset), cue, outcome, latency_ms, probability, occurred, block,
@@ -38,7 +58,9 @@
 //   /readouts   t_ms [S] (ms since cue), when, what_<outcome>, force_noreset, force_reset:
 //               [n_trials, S] decimated outputs aligned to each trial's cue
 //   /weights/<block>/when_<cue>, what_<outcome>, force_noreset, force_reset: end of block
-//   /metrics    float64 attributes (also printed at the end)
+//   /metrics    float64 attributes (also printed at the end): clock_*, timing_*, amplitude_*,
+//               probability_*, adaptation_* (latency change of [metrics] adaptation_cue),
+//               adaptation_<cue>_p80_to_p20_* etc. (other changes), *_heldout_*, angle_*
 #include "experiments/registry.hpp"
 #include "experiments/what_when/paradigm.hpp"
 #include "models/attention_gate.hpp"

@@ -54,6 +54,10 @@ def test_layout(result):
     assert "when_A" in result["weights"]["post"] and "what_X" in result["weights"]["post"]
     assert result["complete"] == 1
     assert "metric clock_mae_200ms" in result["stdout"]
+    # Where timing and probability are scored is stated in /metrics: the outcome does not
+    # drive the reservoir (outcome_input = false), so every trial is scored.
+    assert result["metrics"]["outcome_input"] == 0
+    assert result["metrics"]["scored_on_omission_trials_only"] == 0
 
 
 def test_clock(result):
@@ -130,3 +134,65 @@ def test_angle_plot_matches_the_run_metric(tmp_path, capsys):
     # "angle 98.38 deg, null 95% ...": the C++ metric and the plot use the same final weights.
     angle = float(printed.split("angle ", 1)[1].split(" deg", 1)[0])
     assert abs(angle - metric) < 0.01
+
+
+def _recover(e, change, steady, fraction=0.9, smooth=5):
+    """Trials until the trailing (smooth)-trial mean since the change has lost `fraction` of
+    its jump above `steady` (the issue's t90); None when never."""
+    means = [np.mean(e[max(change, t + 1 - smooth):t + 1]) for t in range(change, len(e))]
+    jump = means[0] - steady
+    if jump <= 0:
+        return 0
+    hits = [k for k, m in enumerate(means) if m <= steady + (1 - fraction) * jump]
+    return hits[0] if hits else None
+
+
+def _track(v, change, before, after, fraction=0.9, smooth=5):
+    means = [np.mean(v[max(change, t + 1 - smooth):t + 1]) for t in range(change, len(v))]
+    hits = [k for k, m in enumerate(means) if (m - before) / (after - before) >= fraction]
+    return hits[0] if hits else None
+
+
+def test_probability_change_metrics_match_an_independent_computation(tmp_path):
+    """The small config with cue C changed from p = 0.8 to 0.2 in the post block and FORCE on
+    C: the run's adaptation metrics for C agree with t90s computed here from /trials and
+    /readouts (per-trial errors; amplitude = mean frozen output within target_sigma_ms of L)."""
+    out = tmp_path / "run"
+    config = os.path.join(ROOT, "experiments", "what_when_small.toml")
+    proc = subprocess.run([os.environ["SNNSIM_BIN"], "run", config, "--out", str(out),
+                           "--set", "block.1.condition.2.probability=0.2",
+                           "--set", "force.cue=C", "--set", "metrics.adaptation_cue=A"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    with h5py.File(out / "spikes.h5", "r") as f:
+        m = {k: float(v) for k, v in f["metrics"].attrs.items()}
+        tr = {k: f["trials"][k][()] for k in f["trials"]}
+        t_ms = f["readouts"]["t_ms"][()]
+        rec = {k: f["readouts"][k][()] for k in ("when", "force_noreset", "force_reset")}
+    steady_trials, sigma = 10, 50.0  # [metrics] steady_trials, [readout] target_sigma_ms
+    ids = np.flatnonzero(tr["cue"] == 2)
+    p = tr["probability"][ids]
+    change = int(np.flatnonzero(p != p[0])[0])
+    assert (p[change - 1], p[change]) == (0.8, 0.2)
+    prefix = "adaptation_C_p80_to_p20_"
+    assert m[prefix + "pre_change_trials"] == change
+    errs = {"three_factor": tr["err_when"][ids], "force_noreset": tr["err_force_noreset"][ids],
+            "force_reset": tr["err_force_reset"][ids]}
+    steady = min(float(np.mean(e[-steady_trials:])) for e in errs.values())
+    assert m[prefix + "steady_error"] == pytest.approx(steady, rel=1e-9)
+    window = np.abs(t_ms - 500.0) <= sigma
+    for name, key in (("three_factor", "when"), ("force_noreset", "force_noreset"),
+                      ("force_reset", "force_reset")):
+        k = _recover(errs[name], change, steady)
+        assert m[prefix + f"t90_{name}"] == (k if k is not None else len(ids) - change)
+        amp = rec[key][ids][:, window].mean(axis=1)
+        before, after = np.mean(amp[change - steady_trials:change]), np.mean(amp[-steady_trials:])
+        assert m[prefix + f"amplitude_before_{name}"] == pytest.approx(before, rel=1e-9)
+        assert m[prefix + f"amplitude_after_{name}"] == pytest.approx(after, rel=1e-9)
+        k = _track(amp, change, before, after)
+        assert m[prefix + f"amplitude_t90_{name}"] == (k if k is not None else len(ids) - change)
+    # The latency change of cue A keeps its plain names and, without FORCE on A, reports the
+    # three-factor rule only.
+    assert "adaptation_t90_three_factor" in m and "adaptation_t90_force_reset" not in m
+    # The probability code moves to the pre block (post changes a probability).
+    assert m["probability_block"] == 0

@@ -181,6 +181,85 @@ TEST_CASE("trials to recover") {
   CHECK(ww::trials_to_recover({0, 0.1, 0.1}, 1, 0.5, 0.9, 1) == 0);
 }
 
+TEST_CASE("scored trials: the last ones of a block and cue; omission trials only on request") {
+  const auto blocks = two_blocks();
+  const auto trials = ww::make_schedule(blocks, ww::Timing{}, 1.0, 5);
+  // Cue 1 in block 1 (p = 0.3, 25 trials): its last 10, latest first.
+  const auto last = ww::scored_trials(trials, 1, 1, 10, false);
+  REQUIRE(last.size() == 10);
+  std::vector<std::size_t> all;  // every such trial, in order
+  for (std::size_t i = 0; i < trials.size(); ++i)
+    if (trials[i].block == 1 && trials[i].cue == 1) all.push_back(i);
+  REQUIRE(all.size() == 25);
+  CHECK(std::vector<std::size_t>(all.rbegin(), all.rbegin() + 10) == last);
+  // Omission only: every returned trial has no outcome, and they are all such trials of the
+  // block and cue (count larger than the block).
+  const auto om = ww::scored_trials(trials, 1, 1, 1000, true);
+  std::size_t omissions = 0;
+  for (const auto& t : trials) omissions += (t.block == 1 && t.cue == 1 && !t.occurred) ? 1 : 0;
+  CHECK(om.size() == omissions);
+  CHECK(omissions > 0);
+  for (std::size_t i : om) CHECK_FALSE(trials[i].occurred);
+  // Cue 0 in block 1 has p = 1: no omission trials, nothing to score.
+  CHECK(ww::scored_trials(trials, 1, 0, 1000, true).empty());
+  CHECK(ww::scored_trials(trials, 1, 0, 1000, false).size() == 25);
+}
+
+TEST_CASE("probability code block: the last block that changes no probability") {
+  auto blocks = two_blocks();  // post changes cue 0's latency only, adds cue 2
+  CHECK(ww::probability_block(blocks) == 1);
+  blocks[1].conditions[1].probability = 0.8;  // cue 1: 0.3 -> 0.8
+  CHECK(ww::probability_block(blocks) == 0);
+  blocks.push_back(blocks[1]);  // a third block repeating post's probabilities
+  CHECK(ww::probability_block(blocks) == 2);
+}
+
+TEST_CASE("held-out bank: range on the snapshot's side of the change, scores by hand") {
+  // 30 trials, change at 20, banks of 5.
+  CHECK(ww::bank_range(3, 20, 30, 5) == std::pair<std::size_t, std::size_t>{3, 8});
+  CHECK(ww::bank_range(17, 20, 30, 5) == std::pair<std::size_t, std::size_t>{17, 20});  // stops at the change
+  CHECK(ww::bank_range(20, 20, 30, 5) == std::pair<std::size_t, std::size_t>{20, 25});
+  CHECK(ww::bank_range(28, 20, 30, 5) == std::pair<std::size_t, std::size_t>{28, 30});
+  // Two features (second = bias 1), three rows at t = 0, 50, 100 ms; L = 50, sigma = 50, p = 0.5.
+  // Targets 0.5 exp(-1/2), 0.5, 0.5 exp(-1/2); w = (2, -1): y = 2 x0 - 1.
+  const std::vector<double> w = {2.0, -1.0};
+  const std::vector<float> x = {0.25f, 1.0f, 1.0f, 1.0f, 0.75f, 1.0f};  // y = -0.5, 1, 0.5
+  const double g = 0.5 * std::exp(-0.5);
+  auto b = ww::score_on_bank(w, x, 3, 50.0, 50.0, 0.5, 50.0, true);  // rectified: 0, 1, 0.5
+  CHECK(b.n == 3);
+  CHECK(b.sq_error == doctest::Approx(g * g + 0.25 + (0.5 - g) * (0.5 - g)));
+  CHECK(b.n_window == 3);  // |t - L| <= sigma for all three
+  CHECK(b.window_sum == doctest::Approx(1.5));
+  b = ww::score_on_bank(w, x, 3, 50.0, 50.0, 0.5, 50.0, false);  // linear: -0.5, 1, 0.5
+  CHECK(b.sq_error == doctest::Approx((0.5 + g) * (0.5 + g) + 0.25 + (0.5 - g) * (0.5 - g)));
+  CHECK(b.window_sum == doctest::Approx(1.0));
+  // A narrower window (sigma = 40: only t = 50) and the same outputs.
+  b = ww::score_on_bank(w, x, 3, 50.0, 50.0, 0.5, 40.0, true);
+  CHECK(b.n_window == 1);
+  CHECK(b.window_sum == doctest::Approx(1.0));
+}
+
+TEST_CASE("trials to track a level change, both directions") {
+  // Exponential approach v = after + (before - after) exp(-k / tau), no smoothing: 90 % of
+  // the way is covered at the first k with exp(-k / tau) <= 0.1, ceil(tau ln 10) = 24 for
+  // tau = 10, whether the level falls (0.8 -> 0.2) or rises (0.2 -> 0.8).
+  for (auto [before, after] : {std::pair{0.8, 0.2}, std::pair{0.2, 0.8}}) {
+    std::vector<double> v(10, before);
+    for (int k = 0; k < 100; ++k) v.push_back(after + (before - after) * std::exp(-k / 10.0));
+    CHECK(ww::trials_to_track(v, 10, before, after, 0.9, 1) == 24);
+  }
+  // Step from 0 to 1 three trials after the change; 5-trial trailing means from the change:
+  // 0, 0, 0, 1/4, 2/5, 3/5, 4/5, 1 -> the first mean >= 0.9 is at k = 7.
+  std::vector<double> s = {0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1};
+  CHECK(ww::trials_to_track(s, 2, 0.0, 1.0, 0.9, 5) == 7);
+  // The same step downwards (1 -> 0) takes as long.
+  for (double& x : s) x = 1.0 - x;
+  CHECK(ww::trials_to_track(s, 2, 1.0, 0.0, 0.9, 5) == 7);
+  // Never gets there: -1; no change of level: 0.
+  CHECK(ww::trials_to_track({0, 0.5, 0.5, 0.5}, 1, 0.0, 1.0, 0.9, 1) == -1);
+  CHECK(ww::trials_to_track({0.3, 0.3, 0.3}, 1, 0.3, 0.3, 0.9, 1) == 0);
+}
+
 TEST_CASE("angles and the permutation null") {
   CHECK(ww::angle_deg({1, 0}, {0, 1}) == doctest::Approx(90.0));
   CHECK(ww::angle_deg({1, 0}, {1, 1}) == doctest::Approx(45.0));
