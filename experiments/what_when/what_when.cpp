@@ -773,6 +773,53 @@ std::vector<double> mean_trace(const Session& s, const std::vector<double>& rec,
   return m;
 }
 
+// Recovery after the change at index `change` of per-learner series of equal length
+// (three-factor, FORCE without reset, FORCE with reset): t90 of the error against `steady`
+// (trials_to_recover) and, for probability changes, of the amplitude from its level over the
+// steady_trials before the change to its level over the last steady_trials (trials_to_track);
+// not recovered = censored at the number of post-change trials (a lower bound, flagged).
+// Names: prefix + tag + {t90, amplitude_*, ratio_*}..., tag "" per trial or "heldout_".
+void recovery_metrics(const std::vector<std::vector<double>>& err,
+                      const std::vector<std::vector<double>>& amp, std::size_t change,
+                      std::size_t steady_trials, double steady, bool latency_change,
+                      const std::string& prefix, const std::string& tag, Metrics& out) {
+  const char* names[3] = {"three_factor", "force_noreset", "force_reset"};
+  const std::size_t n_learners = err.size();
+  auto mean = [](const std::vector<double>& v, std::size_t lo, std::size_t hi) {
+    double m = 0;
+    for (std::size_t k = lo; k < hi; ++k) m += v[k];
+    return m / static_cast<double>(hi - lo);
+  };
+  std::vector<double> t90(n_learners, kNaN), t90_amp(n_learners, kNaN);
+  for (std::size_t l = 0; l < n_learners; ++l) {
+    if (std::isnan(err[l][change])) continue;
+    const double post = static_cast<double>(err[l].size() - change);
+    const long r = trials_to_recover(err[l], change, steady);
+    t90[l] = r < 0 ? post : static_cast<double>(r);
+    out.emplace_back(fmt::format("{}{}t90_{}", prefix, tag, names[l]), t90[l]);
+    out.emplace_back(fmt::format("{}{}t90_{}_censored", prefix, tag, names[l]), r < 0 ? 1.0 : 0.0);
+    if (latency_change) continue;
+    const std::vector<double>& a = amp[l];
+    const double a0 = mean(a, change - steady_trials, change);
+    const double a1 = mean(a, a.size() - steady_trials, a.size());
+    const long ra = trials_to_track(a, change, a0, a1);
+    t90_amp[l] = ra < 0 ? post : static_cast<double>(ra);
+    out.emplace_back(fmt::format("{}{}amplitude_before_{}", prefix, tag, names[l]), a0);
+    out.emplace_back(fmt::format("{}{}amplitude_after_{}", prefix, tag, names[l]), a1);
+    out.emplace_back(fmt::format("{}{}amplitude_t90_{}", prefix, tag, names[l]), t90_amp[l]);
+    out.emplace_back(fmt::format("{}{}amplitude_t90_{}_censored", prefix, tag, names[l]),
+                     ra < 0 ? 1.0 : 0.0);
+  }
+  if (n_learners == 3 && t90[0] > 0) {
+    out.emplace_back(prefix + tag + "ratio_force_noreset", t90[1] / t90[0]);
+    out.emplace_back(prefix + tag + "ratio_force_reset", t90[2] / t90[0]);
+  }
+  if (n_learners == 3 && t90_amp[0] > 0) {
+    out.emplace_back(prefix + tag + "amplitude_ratio_force_noreset", t90_amp[1] / t90_amp[0]);
+    out.emplace_back(prefix + tag + "amplitude_ratio_force_reset", t90_amp[2] / t90_amp[0]);
+  }
+}
+
 // Held-out version of the adaptation figures. One trial's output is a noisy estimate of
 // what its weights do (at p = 0.5 one snapshot's amplitude had a CV of about 50 % in the
 // prototype; here single-trial amplitudes at L ranged 0-0.4 around a mean of 0.2), so the
@@ -813,7 +860,6 @@ void heldout_adaptation_metrics(const Config& cfg, const Session& s,
     return total.n ? total.sq_error / static_cast<double>(total.n) : kNaN;
   };
   const char* names[3] = {"three_factor", "force_noreset", "force_reset"};
-  const double post = static_cast<double>(last - change + 1);
   std::vector<std::vector<double>> err(n_learners), amp(n_learners);
   double steady = std::numeric_limits<double>::infinity();
   for (std::size_t l = 0; l < n_learners; ++l) {
@@ -831,35 +877,8 @@ void heldout_adaptation_metrics(const Config& cfg, const Session& s,
     out.emplace_back(fmt::format("{}heldout_final_error_{}", prefix, names[l]), m / cfg.steady_trials);
   }
   out.emplace_back(prefix + "heldout_steady_error", steady);
-  std::vector<double> t90(n_learners, kNaN), t90_amp(n_learners, kNaN);
-  for (std::size_t l = 0; l < n_learners; ++l) {
-    if (std::isnan(err[l][change])) continue;
-    const long r = trials_to_recover(err[l], change, steady);
-    t90[l] = r < 0 ? post : static_cast<double>(r);
-    out.emplace_back(fmt::format("{}heldout_t90_{}", prefix, names[l]), t90[l]);
-    out.emplace_back(fmt::format("{}heldout_t90_{}_censored", prefix, names[l]), r < 0 ? 1.0 : 0.0);
-    if (latency_change) continue;
-    double a0 = 0, a1 = 0;
-    for (std::size_t k = change - cfg.steady_trials; k < change; ++k) a0 += amp[l][k];
-    for (std::size_t k = last + 1 - cfg.steady_trials; k <= last; ++k) a1 += amp[l][k];
-    a0 /= cfg.steady_trials;
-    a1 /= cfg.steady_trials;
-    const long ra = trials_to_track(amp[l], change, a0, a1);
-    t90_amp[l] = ra < 0 ? post : static_cast<double>(ra);
-    out.emplace_back(fmt::format("{}heldout_amplitude_before_{}", prefix, names[l]), a0);
-    out.emplace_back(fmt::format("{}heldout_amplitude_after_{}", prefix, names[l]), a1);
-    out.emplace_back(fmt::format("{}heldout_amplitude_t90_{}", prefix, names[l]), t90_amp[l]);
-    out.emplace_back(fmt::format("{}heldout_amplitude_t90_{}_censored", prefix, names[l]),
-                     ra < 0 ? 1.0 : 0.0);
-  }
-  if (n_learners == 3 && t90[0] > 0) {
-    out.emplace_back(prefix + "heldout_ratio_force_noreset", t90[1] / t90[0]);
-    out.emplace_back(prefix + "heldout_ratio_force_reset", t90[2] / t90[0]);
-  }
-  if (n_learners == 3 && t90_amp[0] > 0) {
-    out.emplace_back(prefix + "heldout_amplitude_ratio_force_noreset", t90_amp[1] / t90_amp[0]);
-    out.emplace_back(prefix + "heldout_amplitude_ratio_force_reset", t90_amp[2] / t90_amp[0]);
-  }
+  recovery_metrics(err, amp, change, cfg.steady_trials, steady, latency_change, prefix,
+                   "heldout_", out);
 }
 
 // Adaptation after the first change of cue c's condition (latency or probability) between
@@ -918,21 +937,11 @@ void adaptation_metrics(const Config& cfg, const Session& s, uint32_t cue, Metri
   out.emplace_back(prefix + "pre_change_trials", static_cast<double>(change));
   out.emplace_back(prefix + "post_change_trials", static_cast<double>(ids.size() - change));
   out.emplace_back(prefix + "steady_error", steady);
-  const char* names[3] = {"three_factor", "force_noreset", "force_reset"};
-  const double post = static_cast<double>(ids.size() - change);
-  std::vector<double> t90(n_learners, kNaN), t90_amp(n_learners, kNaN);
-  for (std::size_t l = 0; l < n_learners; ++l) {
-    if (std::isnan(series[l][change])) continue;
-    const long r = trials_to_recover(series[l], change, steady);
-    // Not recovered: censored at the number of post-change trials (reported as a lower
-    // bound, with a flag).
-    t90[l] = r < 0 ? post : static_cast<double>(r);
-    out.emplace_back(fmt::format("{}t90_{}", prefix, names[l]), t90[l]);
-    out.emplace_back(fmt::format("{}t90_{}_censored", prefix, names[l]), r < 0 ? 1.0 : 0.0);
-    if (latency_change) continue;
-    // Amplitude tracking (probability changes).
-    const std::size_t first = static_cast<std::size_t>(std::llround(cfg.baseline_ms / cfg.sample_ms));
-    std::vector<double> amp;
+  // Amplitude per trial (probability changes): the frozen output's mean over
+  // [L - sigma, L + sigma].
+  std::vector<std::vector<double>> amp(n_learners);
+  const std::size_t first = static_cast<std::size_t>(std::llround(cfg.baseline_ms / cfg.sample_ms));
+  for (std::size_t l = 0; l < n_learners && !latency_change; ++l)
     for (std::size_t i : ids) {
       double a = 0;
       std::size_t n = 0;
@@ -943,24 +952,9 @@ void adaptation_metrics(const Config& cfg, const Session& s, uint32_t cue, Metri
           ++n;
         }
       }
-      amp.push_back(n ? a / static_cast<double>(n) : kNaN);
+      amp[l].push_back(n ? a / static_cast<double>(n) : kNaN);
     }
-    const double a0 = tail_mean(amp, change), a1 = tail_mean(amp, amp.size());
-    const long ra = trials_to_track(amp, change, a0, a1);
-    t90_amp[l] = ra < 0 ? post : static_cast<double>(ra);
-    out.emplace_back(fmt::format("{}amplitude_before_{}", prefix, names[l]), a0);
-    out.emplace_back(fmt::format("{}amplitude_after_{}", prefix, names[l]), a1);
-    out.emplace_back(fmt::format("{}amplitude_t90_{}", prefix, names[l]), t90_amp[l]);
-    out.emplace_back(fmt::format("{}amplitude_t90_{}_censored", prefix, names[l]), ra < 0 ? 1.0 : 0.0);
-  }
-  if (n_learners == 3 && t90[0] > 0) {
-    out.emplace_back(prefix + "ratio_force_noreset", t90[1] / t90[0]);
-    out.emplace_back(prefix + "ratio_force_reset", t90[2] / t90[0]);
-  }
-  if (n_learners == 3 && t90_amp[0] > 0) {
-    out.emplace_back(prefix + "amplitude_ratio_force_noreset", t90_amp[1] / t90_amp[0]);
-    out.emplace_back(prefix + "amplitude_ratio_force_reset", t90_amp[2] / t90_amp[0]);
-  }
+  recovery_metrics(series, amp, change, cfg.steady_trials, steady, latency_change, prefix, "", out);
   heldout_adaptation_metrics(cfg, s, ids, change, latency_change, n_learners, prefix, out);
 }
 
