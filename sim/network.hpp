@@ -12,9 +12,9 @@
 //   order, ascending source id, row order), independent of the partition.
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <span>
 #include <string>
-#include <new>
 #include <vector>
 
 #include "sim/spec.hpp"
@@ -159,6 +159,12 @@ namespace detail {
 class RowGenerator;
 }
 
+// A projection spec's longest delay in steps, and whether its synapses are stored in the
+// static sparse layout (whose 32-bit code packs target and delay, so bit_width(delay) +
+// bit_width(padded targets - 1) must not exceed 32).
+uint32_t max_delay_steps(const ProjectionSpec& spec, double dt_ms);
+bool uses_synapse_code(const ProjectionSpec& spec, double dt_ms);
+
 // Synapses of one projection, in one of three layouts:
 // - static sparse (the common case): one 8-byte record per synapse, {target << delay_bits |
 //   delay, weight}, rows by source neuron and sorted by (target, delay). Delivery happens at
@@ -170,12 +176,6 @@ class RowGenerator;
 // - plastic (one delay): rows split into one piece per thread part, so a part's synapses are
 //   one contiguous range of rule synapse ids; delivered at arrival, where the rules need the
 //   presynaptic event.
-// A projection spec's longest delay in steps, and whether its synapses are stored in the
-// static sparse layout (whose 32-bit code packs target and delay, so bit_width(delay) +
-// bit_width(padded targets - 1) must not exceed 32).
-uint32_t max_delay_steps(const ProjectionSpec& spec, double dt_ms);
-bool uses_synapse_code(const ProjectionSpec& spec, double dt_ms);
-
 class Projection {
  public:
   Projection(const ProjectionSpec& spec, uint32_t index, const Population& source,
