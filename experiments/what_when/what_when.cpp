@@ -45,6 +45,8 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
+constexpr const char* kReadoutPopulation = "readout";
+
 struct Config {
   std::string name;
   sim::NetworkConfig net;
@@ -61,6 +63,10 @@ struct Config {
   double sample_ms = 5, target_sigma_ms = 50;
   double eta0_when = 0.1, eta0_what = 0.003;
   double surprise_gain = 0.0, outcome_gain = 0.0;
+  // Optional spiking readout neurons: spiking_neurons per readout (0 = none) in an extra
+  // population "readout", each group driven by its readout's rectified output.
+  uint32_t spiking_neurons = 0;
+  double spiking_gain = 30.0, spiking_noise_sigma = 2.0;
   // FORCE
   bool force = true;
   std::string force_cue;                // the first of force_cues (plots, block weights)
@@ -177,6 +183,30 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
   c.eta0_what = r.number("eta0_what", 0.003);
   c.surprise_gain = r.number("surprise_gain", 0.0);
   c.outcome_gain = r.number("outcome_gain", 0.0);
+  // Spiking readout neurons (an option of ours): groups of Izhikevich RS cells (2003 Fig. 2
+  // parameters) whose input current is spiking_gain x the readout's rectified output,
+  // updated every sample_ms, plus Gaussian noise so a group fires asynchronously and its rate
+  // follows the output. Each when readout (cue order), then each what readout.
+  const int64_t sn = r.integer("spiking_neurons", 0);
+  if (sn < 0 || sn > 10000) r.fail("spiking_neurons", "expected 0 <= spiking_neurons <= 10000");
+  c.spiking_neurons = static_cast<uint32_t>(sn);
+  c.spiking_gain = r.number("spiking_gain", 30.0);
+  if (!(c.spiking_gain >= 0)) r.fail("spiking_gain", "expected spiking_gain >= 0");
+  c.spiking_noise_sigma = r.number("spiking_noise_sigma", 2.0);
+  if (!(c.spiking_noise_sigma >= 0))
+    r.fail("spiking_noise_sigma", "expected spiking_noise_sigma >= 0");
+  if (c.spiking_neurons > 0) {
+    for (const auto& p : c.net.network.populations)
+      if (p.name == kReadoutPopulation)
+        r.fail("spiking_neurons", fmt::format("the spiking readout neurons form a population "
+                                              "named '{}', which the network already has",
+                                              kReadoutPopulation));
+    sim::PopulationSpec pop;  // a, b, c, d default to RS (0.02, 0.2, -65, 8)
+    pop.name = kReadoutPopulation;
+    pop.size = c.spiking_neurons * static_cast<uint32_t>(c.cues.size() + c.outcomes.size());
+    pop.drive.noise_sigma = c.spiking_noise_sigma;
+    c.net.network.populations.push_back(pop);
+  }
   r.finish();
 
   sim::TableReader f = root.table("force");
@@ -244,11 +274,15 @@ class Session {
   Session(const Config& cfg, sim::Simulation& sim, std::vector<Trial> trials)
       : cfg_(cfg), sim_(sim), trials_(std::move(trials)), dt_(sim.dt_ms()) {
     auto& pops = sim.network().populations();
+    // The spiking readout population (last, when present) is no part of the reservoir: its
+    // spikes are not features.
+    n_reservoir_ = static_cast<uint32_t>(pops.size()) - (cfg.spiking_neurons > 0 ? 1u : 0u);
     uint32_t total = 0;
-    for (auto& p : pops) {
+    for (uint32_t p = 0; p < n_reservoir_; ++p) {
       offset_.push_back(total);
-      total += p.size();
+      total += pops[p].size();
     }
+    spiking_.assign(cfg.spiking_neurons > 0 ? cfg.cues.size() + cfg.outcomes.size() : 0, {});
     const int in = sim.network().population_index(cfg.input_population);
     if (in < 0) throw std::runtime_error("paradigm.input_population names no population");
     input_ = static_cast<uint32_t>(in);
@@ -336,9 +370,13 @@ class Session {
   void hook(sim::Step k) {
     if (k > 0) {
       const sim::Step s = k - 1;
-      auto& pops = sim_.network().populations();
-      for (uint32_t p = 0; p < pops.size(); ++p)
+      for (uint32_t p = 0; p < n_reservoir_; ++p)
         for (uint32_t id : sim_.last_spikes(p)) features_->on_spike(offset_[p] + id, s);
+      if (!spiking_.empty())
+        for (uint32_t id : sim_.last_spikes(n_reservoir_)) {
+          ++spiking_[id / cfg_.spiking_neurons].count;
+          ++spiking_spikes_;
+        }
       on_step(s);
     }
     while (event_ < events_.size() && events_[event_].step == k) {
@@ -347,6 +385,18 @@ class Session {
       for (uint32_t id : *e.cells) ext[id] += e.amplitude;
     }
   }
+
+  // Spiking readout groups (when readouts in cue order, then what readouts): over the
+  // sample bins in which a drive was held, the spike count of the group against the
+  // rectified output that drove it.
+  struct SpikingGroup {
+    double drive = 0;    // rectified readout output held since the last sample
+    uint64_t count = 0;  // group spikes since then
+    bool active = false;
+    double n = 0, sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;  // x = drive, y = count
+  };
+  const std::vector<SpikingGroup>& spiking_groups() const { return spiking_; }
+  uint64_t spiking_spikes() const { return spiking_spikes_; }
 
   // --- results ---
   const std::vector<Trial>& trials() const { return trials_; }
@@ -419,11 +469,35 @@ class Session {
     return std::exp(-0.5 * z * z);
   }
 
+  // Closes each spiking group's bin (count against the drive it was given), then sets the
+  // group's input current for the next bin: gain x rectified output, or 0 between trials.
+  // The bin a trial's last sample opens is cut short by the inter-trial interval (one step
+  // later) and is not counted: every counted bin covers the sample_ms after its sample.
+  void drive_spiking(bool in_window) {
+    auto& ext = sim_.network().populations()[n_reservoir_].external;
+    const std::size_t n_when = when_.size();
+    for (std::size_t g = 0; g < spiking_.size(); ++g) {
+      SpikingGroup& sg = spiking_[g];
+      if (sg.active && in_window) {
+        const double x = sg.drive, y = static_cast<double>(sg.count);
+        sg.n += 1, sg.sx += x, sg.sy += y, sg.sxx += x * x, sg.syy += y * y, sg.sxy += x * y;
+      }
+      sg.count = 0;
+      sg.active = in_window;
+      sg.drive = !in_window ? 0.0
+                 : g < n_when ? std::max(0.0, when_[g].output(x_))
+                              : std::max(0.0, what_[g - n_when].output(x_));
+      const uint32_t first = static_cast<uint32_t>(g) * cfg_.spiking_neurons;
+      for (uint32_t i = 0; i < cfg_.spiking_neurons; ++i) ext[first + i] = cfg_.spiking_gain * sg.drive;
+    }
+  }
+
   void on_step(sim::Step s) {
     if (trial_ >= trials_.size()) return;
     const Trial& t = trials_[trial_];
     const sim::Step cue = step(t.cue_ms);
     const sim::Step first = cue - baseline_steps_;
+    if (s < first && !spiking_.empty() && spiking_.front().active) drive_spiking(false);
     if (s < first || (s - first) % sample_steps_ != 0) return;
     const auto j = static_cast<std::size_t>((s - first) / sample_steps_);
     const std::size_t row = trial_ * n_rec_ + j;
@@ -434,6 +508,7 @@ class Session {
     }
     if (s == cue) start_trial(t);
     features_->features(s, x_);
+    if (!spiking_.empty()) drive_spiking(true);
     if (!in_trial) features_->add_baseline_sample(s);
     const double t_ms = static_cast<double>(s - cue) * dt_;
     const double shape = target_shape(t, t_ms);
@@ -582,6 +657,9 @@ class Session {
   std::vector<Trial> trials_;
   double dt_;
   std::vector<uint32_t> offset_;
+  uint32_t n_reservoir_ = 0;  // populations whose spikes are features
+  std::vector<SpikingGroup> spiking_;
+  uint64_t spiking_spikes_ = 0;
   uint32_t input_ = 0;
   std::vector<std::vector<uint32_t>> cue_cells_, outcome_cells_;
   std::vector<Event> events_;
@@ -1041,6 +1119,27 @@ void readout_metrics(const Config& cfg, const Session& s, Metrics& out) {
                    (angle < quantile(null, 0.025) || angle > quantile(null, 0.975)) ? 1.0 : 0.0);
 }
 
+// Spiking readout groups: Pearson r between a group's spike count per sample bin and the
+// rectified output that drove it (under independence r is ~N(0, 1/n) over n bins, so
+// r > 4/sqrt(n) is a coupling no chance would give), its mean rate in the driven bins and
+// the slope of rate on output (Hz per unit of readout output).
+void spiking_readout_metrics(const Config& cfg, const Session& s, Metrics& out) {
+  const auto& groups = s.spiking_groups();
+  if (!groups.empty()) out.emplace_back("spiking_readout_bins", groups.front().n);
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    const auto& sg = groups[g];
+    const std::string name = g < cfg.cues.size() ? "when_" + cfg.cues[g]
+                                                 : "what_" + cfg.outcomes[g - cfg.cues.size()];
+    if (sg.n < 2) continue;
+    const double vx = sg.sxx - sg.sx * sg.sx / sg.n, vy = sg.syy - sg.sy * sg.sy / sg.n;
+    const double cxy = sg.sxy - sg.sx * sg.sy / sg.n;
+    const double bin_s = cfg.sample_ms * 1e-3, per_neuron = cfg.spiking_neurons * bin_s;
+    out.emplace_back("spiking_readout_r_" + name, vx > 0 && vy > 0 ? cxy / std::sqrt(vx * vy) : 0.0);
+    out.emplace_back("spiking_readout_rate_hz_" + name, sg.sy / sg.n / per_neuron);
+    out.emplace_back("spiking_readout_slope_hz_" + name, vx > 0 ? cxy / vx / per_neuron : 0.0);
+  }
+}
+
 int run(RunContext& ctx) {
   using clock = std::chrono::steady_clock;
   toml::table resolved;
@@ -1095,6 +1194,7 @@ int run(RunContext& ctx) {
   if (complete) {
     clock_metrics(cfg, session, metrics);
     readout_metrics(cfg, session, metrics);
+    spiking_readout_metrics(cfg, session, metrics);
   }
   const double analysis_wall = std::chrono::duration<double>(clock::now() - t1).count();
   metrics.emplace_back("trials", static_cast<double>(trials.size()));
@@ -1102,8 +1202,8 @@ int run(RunContext& ctx) {
   metrics.emplace_back("wall_time_s", sim_wall + analysis_wall);
   metrics.emplace_back("simulation_wall_time_s", sim_wall);
   metrics.emplace_back("real_time_factor", sim_wall / (end_ms * 1e-3));
-  metrics.emplace_back("mean_rate_hz",
-                       static_cast<double>(simulation.total_spikes()) /
+  metrics.emplace_back("mean_rate_hz",  // of the reservoir
+                       static_cast<double>(simulation.total_spikes() - session.spiking_spikes()) /
                            (static_cast<double>(session.n_features() - 1) * end_ms * 1e-3));
 
   // Tables.

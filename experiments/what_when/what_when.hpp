@@ -50,6 +50,13 @@
 //    train / validation / test by index mod 3, one ridge penalty per reported time chosen
 //    on the validation trials within +-100 ms of it (half-decade grid), refitted on train +
 //    validation and scored on the test trials only.
+//  - spiking readout neurons (readout.spiking_neurons > 0, off by default): per readout a
+//    group of Izhikevich RS neurons (Izhikevich 2003, Fig. 2 parameters) in an extra
+//    population "readout", input current spiking_gain x the readout's rectified output
+//    (held for each sample_ms; 0 between trials) plus Gaussian noise (spiking_noise_sigma)
+//    so the group's rate follows the output; they only observe (their spikes are not
+//    features). /metrics: spiking_readout_r_<readout> (count per sample bin vs drive),
+//    spiking_readout_rate_hz_<readout>, spiking_readout_slope_hz_<readout>.
 //
 // Result file (spikes.h5, besides the spikes):
 //   /trials     start_ms (cue onset), cue, outcome, latency_ms, probability, occurred, block,

@@ -196,3 +196,62 @@ def test_probability_change_metrics_match_an_independent_computation(tmp_path):
     assert "adaptation_t90_three_factor" in m and "adaptation_t90_force_reset" not in m
     # The probability code moves to the pre block (post changes a probability).
     assert m["probability_block"] == 0
+
+
+def _run_small(tmp_path, name, *sets):
+    out = tmp_path / name
+    args = [os.environ["SNNSIM_BIN"], "run", os.path.join(ROOT, "experiments", "what_when_small.toml"),
+            "--out", str(out)]
+    for s in sets:
+        args += ["--set", s]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return out / "spikes.h5"
+
+
+def test_spiking_readout_neurons_follow_their_readouts(result, tmp_path):
+    """readout.spiking_neurons: a group of RS neurons per readout, driven by its rectified
+    output. (1) They only observe: the reservoir's spikes equal the plain run's. (2) The run's
+    r between a what group's spike count per sample bin and its drive equals r computed here
+    from the spike file and /readouts (what outputs are constant within a trial, so the
+    recorded output is the drive; bin j covers the sample_ms after sample j, the trial's last
+    bin is not counted). (3) Under independence r over n bins has s.d. 1/sqrt(n): every
+    group's r exceeds 4/sqrt(n), and with spiking_gain = 0 (noise only) |r| stays below it."""
+    n_per = 10
+    coupled = _run_small(tmp_path, "coupled", f"readout.spiking_neurons={n_per}")
+    control = _run_small(tmp_path, "control", f"readout.spiking_neurons={n_per}",
+                         "readout.spiking_gain=0")
+    with h5py.File(os.path.join(result["path"], "spikes.h5"), "r") as plain, \
+            h5py.File(coupled, "r") as f:
+        for pop in plain["spikes"]:
+            for key in ("timestamps", "node_ids"):
+                np.testing.assert_array_equal(plain["spikes"][pop][key][()],
+                                              f["spikes"][pop][key][()])
+        m = {k: float(v) for k, v in f["metrics"].attrs.items()}
+        dt = float(f["run"].attrs["dt_ms"])
+        cues = f["trials"].attrs["cue_names"].split(",")
+        outcomes = f["trials"].attrs["outcome_names"].split(",")
+        start = f["trials"]["start_ms"][()]
+        t_ms = f["readouts"]["t_ms"][()]
+        steps = np.rint(f["spikes"]["readout"]["timestamps"][()] / dt).astype(np.int64)
+        ids = f["spikes"]["readout"]["node_ids"][()]
+        assert int(ids.max()) < n_per * (len(cues) + len(outcomes))
+        sample = int(round((t_ms[1] - t_ms[0]) / dt))
+        for o, name in enumerate(outcomes):
+            drive = np.maximum(0.0, f["readouts"]["what_" + name][()][:, :-1]).ravel()
+            g = len(cues) + o
+            mine = steps[(ids >= g * n_per) & (ids < (g + 1) * n_per)]
+            per_step = np.bincount(mine, minlength=int(steps.max()) + sample + 2)
+            cum = np.concatenate([[0], np.cumsum(per_step)])
+            s = (np.rint(start / dt).astype(np.int64)[:, None]
+                 + np.rint(t_ms[:-1] / dt).astype(np.int64)[None, :]).ravel()
+            counts = cum[s + sample + 1] - cum[s + 1]  # spikes of steps s+1 .. s+sample
+            assert m["spiking_readout_bins"] == len(drive)
+            r = np.corrcoef(drive, counts)[0, 1]
+            assert m["spiking_readout_r_what_" + name] == pytest.approx(r, rel=1e-6)
+    with h5py.File(control, "r") as f:
+        m0 = {k: float(v) for k, v in f["metrics"].attrs.items()}
+    bound = 4 / np.sqrt(m["spiking_readout_bins"])
+    for name in [f"when_{c}" for c in cues] + [f"what_{o}" for o in outcomes]:
+        assert m["spiking_readout_r_" + name] > bound, name
+        assert abs(m0["spiking_readout_r_" + name]) < bound, name
