@@ -220,6 +220,8 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
       const auto v = e.value<std::string>();
       if (!v) f.fail("cues", "expected cue names");
       index_of(f, "cues", c.cues, *v);
+      if (std::find(c.force_cues.begin(), c.force_cues.end(), *v) != c.force_cues.end())
+        f.fail("cues", fmt::format("cue \"{}\" is listed twice", *v));
       c.force_cues.push_back(*v);
     }
   } else {
@@ -473,7 +475,7 @@ class Session {
   // group's input current for the next bin: gain x rectified output, or 0 between trials.
   // The bin a trial's last sample opens is cut short by the inter-trial interval (one step
   // later) and is not counted: every counted bin covers the sample_ms after its sample.
-  void drive_spiking(bool in_window) {
+  void drive_spiking(bool in_window, uint32_t trial_cue) {
     auto& ext = sim_.network().populations()[n_reservoir_].external;
     const std::size_t n_when = when_.size();
     for (std::size_t g = 0; g < spiking_.size(); ++g) {
@@ -484,9 +486,12 @@ class Session {
       }
       sg.count = 0;
       sg.active = in_window;
-      sg.drive = !in_window ? 0.0
-                 : g < n_when ? std::max(0.0, when_[g].output(x_))
-                              : std::max(0.0, what_[g - n_when].output(x_));
+      // The trial's own when readout through its frozen weights (the recorded, scored output;
+      // the live ones learn within the trial); the others do not learn now.
+      sg.drive = !in_window           ? 0.0
+                 : g == trial_cue     ? frozen_output(w_when_, true)
+                 : g < n_when         ? std::max(0.0, when_[g].output(x_))
+                                      : std::max(0.0, what_[g - n_when].output(x_));
       const uint32_t first = static_cast<uint32_t>(g) * cfg_.spiking_neurons;
       for (uint32_t i = 0; i < cfg_.spiking_neurons; ++i) ext[first + i] = cfg_.spiking_gain * sg.drive;
     }
@@ -497,7 +502,7 @@ class Session {
     const Trial& t = trials_[trial_];
     const sim::Step cue = step(t.cue_ms);
     const sim::Step first = cue - baseline_steps_;
-    if (s < first && !spiking_.empty() && spiking_.front().active) drive_spiking(false);
+    if (s < first && !spiking_.empty() && spiking_.front().active) drive_spiking(false, t.cue);
     if (s < first || (s - first) % sample_steps_ != 0) return;
     const auto j = static_cast<std::size_t>((s - first) / sample_steps_);
     const std::size_t row = trial_ * n_rec_ + j;
@@ -508,7 +513,7 @@ class Session {
     }
     if (s == cue) start_trial(t);
     features_->features(s, x_);
-    if (!spiking_.empty()) drive_spiking(true);
+    if (!spiking_.empty()) drive_spiking(true, t.cue);
     if (!in_trial) features_->add_baseline_sample(s);
     const double t_ms = static_cast<double>(s - cue) * dt_;
     const double shape = target_shape(t, t_ms);
@@ -796,7 +801,7 @@ void clock_metrics(const Config& cfg, const Session& s, Metrics& out) {
   };
   std::vector<double> scales;
   const auto ws = fit_select(x, y, p, per, split, windowed, at_j.size(), scales);
-  out.emplace_back("clock_test_trials", static_cast<double>((n_tr + 1) / 3));  // tr % 3 == 2
+  out.emplace_back("clock_test_trials", static_cast<double>(n_tr / 3));  // tr % 3 == 2
   for (std::size_t k = 0; k < at_ms.size(); ++k) {
     const std::size_t j = at_j[k];
     if (j >= per) continue;
@@ -981,6 +986,15 @@ void adaptation_metrics(const Config& cfg, const Session& s, uint32_t cue, Metri
     const Trial &a = trials[ids[k - 1]], &b = trials[ids[k]];
     if (a.latency_ms != b.latency_ms || a.probability != b.probability) {
       change = k;
+      break;
+    }
+  }
+  // The new condition lasts until the cue's next change (or the session's end): recovery is
+  // measured within it.
+  for (std::size_t k = change + 1; k < ids.size(); ++k) {
+    const Trial &a = trials[ids[k - 1]], &b = trials[ids[k]];
+    if (a.latency_ms != b.latency_ms || a.probability != b.probability) {
+      ids.resize(k);
       break;
     }
   }

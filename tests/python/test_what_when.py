@@ -255,3 +255,37 @@ def test_spiking_readout_neurons_follow_their_readouts(result, tmp_path):
     for name in [f"when_{c}" for c in cues] + [f"what_{o}" for o in outcomes]:
         assert m["spiking_readout_r_" + name] > bound, name
         assert abs(m0["spiking_readout_r_" + name]) < bound, name
+
+
+def test_adaptation_is_measured_within_the_condition_after_the_change(result, tmp_path):
+    """A third block in which cue A changes again (back to L = 300 ms) must not enter the
+    figures of the first change: the session is the same up to the end of "post" (the
+    schedule draws block by block), so every adaptation figure equals the two-block run's,
+    and post_change_trials is the number of cue-A trials in "post"."""
+    with open(os.path.join(ROOT, "experiments", "what_when_small.toml"), encoding="utf-8") as f:
+        text = f.read()
+    third = """
+[[block]]
+name = "back"
+trials_per_condition = 30
+condition = [
+  { cue = "A", outcome = "X", latency_ms = 300.0, probability = 1.0 },
+  { cue = "B", outcome = "Y", latency_ms = 500.0, probability = 1.0 },
+]
+"""
+    at = text.index("[readout]")
+    config = tmp_path / "three_blocks.toml"
+    config.write_text(text[:at] + third.lstrip() + "\n" + text[at:], encoding="utf-8")
+    out = tmp_path / "run"
+    proc = subprocess.run([os.environ["SNNSIM_BIN"], "run", str(config), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    with h5py.File(out / "spikes.h5", "r") as f:
+        m = {k: float(v) for k, v in f["metrics"].attrs.items()}
+        cue, block = f["trials"]["cue"][()], f["trials"]["block"][()]
+    assert m["adaptation_post_change_trials"] == np.count_nonzero((cue == 0) & (block == 1))
+    two = result["metrics"]
+    keys = [k for k in two if k.startswith("adaptation_")]
+    assert keys
+    for k in keys:
+        assert m[k] == pytest.approx(two[k], rel=1e-12, nan_ok=True), k

@@ -341,6 +341,24 @@ TEST_CASE("built-in configs validate; a condition naming an unknown cue is rejec
   }
 }
 
+TEST_CASE("a cue listed twice in force.cues is rejected at its key") {
+  // Two FORCE pairs of one cue would write the same /weights datasets at the first block end.
+  const experiments::Experiment* e = experiments::find("what_when");
+  REQUIRE(e != nullptr);
+  auto doc = sim::load_config(std::string(SNNSIM_SOURCE_DIR) + "/experiments/what_when.toml");
+  toml::array twice;
+  twice.push_back("C");
+  twice.push_back("C");
+  doc.root["force"].as_table()->insert_or_assign("cues", twice);
+  try {
+    e->validate(doc);
+    FAIL("expected an InputError");
+  } catch (const sim::InputError& err) {
+    CHECK(err.key.find("cues") != std::string::npos);
+    CHECK(std::string(err.what()).find("listed twice") != std::string::npos);
+  }
+}
+
 TEST_CASE("FORCE with a rectified output: RLS sees the rectified error, w moves only on it") {
   // Error before the update = drive - rectified_rls_target = max(0, drive) - target (by the
   // definition of the rectified output), checked on the RLS model itself.
