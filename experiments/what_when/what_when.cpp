@@ -739,11 +739,16 @@ std::vector<std::vector<double>> fit_select(const std::vector<float>& x,
   }
   for (std::size_t i = 0; i < g_tr.size(); ++i) g_tr[i] += g_va[i];
   for (std::size_t i = 0; i < c_tr.size(); ++i) c_tr[i] += c_va[i];
+  // The refit's lambda is the chosen scale of the refit's own trace: the penalty keeps its
+  // size relative to the data (with the training unit it would be ~2/3 as strong).
+  double tr_all = 0;
+  for (std::size_t i = 0; i < p; ++i) tr_all += g_tr[i * p + i];
+  const double unit_all = tr_all / static_cast<double>(p);
   std::vector<std::vector<double>> w(n_targets);
   for (std::size_t k = 0; k < n_targets; ++k) {
     for (std::size_t q = 0; q < k; ++q)
       if (scales[q] == scales[k]) w[k] = w[q];
-    if (w[k].empty()) w[k] = ridge(g_tr, c_tr, p, m, scales[k] * unit);
+    if (w[k].empty()) w[k] = ridge(g_tr, c_tr, p, m, scales[k] * unit_all);
   }
   return w;
 }
@@ -868,10 +873,14 @@ void recovery_metrics(const std::vector<std::vector<double>>& err,
                       const std::string& prefix, const std::string& tag, Metrics& out) {
   const char* names[3] = {"three_factor", "force_noreset", "force_reset"};
   const std::size_t n_learners = err.size();
+  // Over the trials that have a value: FORCE has none before its cue's first trial with
+  // features (a change right after it would otherwise make its level NaN).
   auto mean = [](const std::vector<double>& v, std::size_t lo, std::size_t hi) {
     double m = 0;
-    for (std::size_t k = lo; k < hi; ++k) m += v[k];
-    return m / static_cast<double>(hi - lo);
+    std::size_t n = 0;
+    for (std::size_t k = lo; k < hi; ++k)
+      if (!std::isnan(v[k])) m += v[k], ++n;
+    return n ? m / static_cast<double>(n) : kNaN;
   };
   std::vector<double> t90(n_learners, kNaN), t90_amp(n_learners, kNaN);
   for (std::size_t l = 0; l < n_learners; ++l) {
