@@ -1102,7 +1102,11 @@ void readout_metrics(const Config& cfg, const Session& s, Metrics& out) {
         by_latency[c.latency_ms].emplace_back(c.probability, pt.peak);
       }
     }
+  // Always reported, so a figure that could not be scored shows as a count of 0 rather than
+  // as a missing metric (with outcome_input = 1 no p = 1 condition has omission trials).
+  out.emplace_back("timing_scored_conditions", n_timing);
   if (n_timing > 0) out.emplace_back("timing_pass_fraction", n_pass / n_timing);
+  double n_probability = 0;
   for (auto& [lat, pts] : by_latency) {
     double ref = 0;
     std::vector<double> ps, amps;
@@ -1119,7 +1123,9 @@ void readout_metrics(const Config& cfg, const Session& s, Metrics& out) {
       out.emplace_back(fmt::format("probability_L{:.0f}_p{:.0f}_normalised", lat, 100 * ps[i]), amps[i]);
     out.emplace_back(fmt::format("probability_L{:.0f}_pearson_r", lat), pearson(ps, amps));
     out.emplace_back(fmt::format("probability_L{:.0f}_slope", lat), slope(ps, amps));
+    n_probability += 1;
   }
+  out.emplace_back("probability_scored_latencies", n_probability);
 
   // Adaptation: every cue whose condition changes between blocks (see adaptation_metrics).
   for (uint32_t c = 0; c < cfg.cues.size(); ++c) adaptation_metrics(cfg, s, c, out);

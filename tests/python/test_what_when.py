@@ -289,3 +289,27 @@ condition = [
     assert keys
     for k in keys:
         assert m[k] == pytest.approx(two[k], rel=1e-12, nan_ok=True), k
+
+
+def test_scored_figure_counts_say_what_could_not_be_scored(result, tmp_path):
+    """timing_scored_conditions / probability_scored_latencies are always reported. Plain
+    run: one timing figure per (block, condition) with p = 1 and one probability code per
+    latency with p < 1 conditions, counted here from the config (every block of the small
+    config has the same latencies, so the scored block's count is that of the config). With the outcome driving
+    the reservoir only omission trials are scored, and p = 1 conditions have none, so
+    nothing of either can be scored: both counts are 0 (not silently missing)."""
+    import tomllib
+    with open(os.path.join(ROOT, "experiments", "what_when_small.toml"), "rb") as f:
+        cfg = tomllib.load(f)
+    conditions = [c for b in cfg["block"] for c in b["condition"]]
+    m = result["metrics"]
+    assert m["timing_scored_conditions"] == sum(c["probability"] == 1.0 for c in conditions)
+    assert m["probability_scored_latencies"] == len(
+        {c["latency_ms"] for c in conditions if 0 < c["probability"] < 1})
+    spikes = _run_small(tmp_path, "outcome_input", "paradigm.outcome_input=true")
+    with h5py.File(spikes, "r") as f:
+        m1 = {k: float(v) for k, v in f["metrics"].attrs.items()}
+    assert m1["scored_on_omission_trials_only"] == 1
+    assert m1["timing_scored_conditions"] == 0
+    assert m1["probability_scored_latencies"] == 0
+    assert "timing_pass_fraction" not in m1
