@@ -694,16 +694,22 @@ void Projection::deliver(int part, Step k, const SpikeHistory& source_spikes, Po
   double* ring = target.charge_ring();
   const uint32_t shift = delay_bits_, mask = (1u << delay_bits_) - 1;
   const Syn* syn = syn_.data();
+  // Each spike's stretch is looked up once, kAhead spikes early, when its first lines are
+  // prefetched; the lookups wait in a small ring until their rows are added.
   constexpr size_t kAhead = 4;
+  std::pair<uint64_t, uint64_t> ahead[kAhead];
+  auto look_up = [&](uint32_t s) {
+    const auto range = part_range(s, pt);
+    __builtin_prefetch(syn + range.first);
+    if (range.second > range.first + 8) __builtin_prefetch(syn + range.first + 8);
+    return range;
+  };
   for (int sp = 0; sp < source_spikes.parts(); ++sp) {
     const std::vector<uint32_t>& spikes = source_spikes.at(k, sp);
+    for (size_t i = 0; i < spikes.size() && i < kAhead; ++i) ahead[i] = look_up(spikes[i]);
     for (size_t i = 0; i < spikes.size(); ++i) {
-      if (i + kAhead < spikes.size()) {
-        const auto [b, e] = part_range(spikes[i + kAhead], pt);
-        __builtin_prefetch(syn + b);
-        if (e > b + 8) __builtin_prefetch(syn + b + 8);
-      }
-      const auto [b, e] = part_range(spikes[i], pt);
+      const auto [b, e] = ahead[i % kAhead];
+      if (i + kAhead < spikes.size()) ahead[i % kAhead] = look_up(spikes[i + kAhead]);
       for (uint64_t j = b; j < e; ++j) {
         const uint32_t code = syn[j].code;
         ring[slot_of_delay[code & mask] + (code >> shift)] += static_cast<double>(syn[j].weight);

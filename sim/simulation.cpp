@@ -143,6 +143,14 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
     if (!failure) failure = e;
     failed.store(true);
   };
+  // Runs a phase's body; an exception is kept for the next barrier instead of escaping.
+  auto guarded = [&](auto&& body) {
+    try {
+      body();
+    } catch (...) {
+      keep(std::current_exception());
+    }
+  };
   const int parts = threads_;
   std::unique_ptr<StepBarrier> barrier;
 #pragma omp parallel num_threads(threads_)
@@ -176,15 +184,11 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
         // The barrier makes the hook run strictly between steps (after phase 4 of k - 1);
         // the second one sets external currents before anyone advances.
         if (wait()) break;
-        if (tid == 0) try {
-            hook_(k);
-          } catch (...) {
-            keep(std::current_exception());
-          }
+        if (tid == 0) guarded([&] { hook_(k); });
         lap(times.record_s);
         if (wait()) break;
       }
-      try {
+      guarded([&] {
         for (int part = tid; part < parts; part += n_threads)
           for (uint32_t p = 0; p < pops.size(); ++p) {
             auto& mine = history_[p].at(k, part);
@@ -192,12 +196,10 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
             const Partition& range = network_.partition(p);
             pops[p].advance(k, range.lo(part), range.hi(part), mine);
           }
-      } catch (...) {
-        keep(std::current_exception());
-      }
+      });
       lap(times.advance_s);
       if (wait()) break;
-      try {
+      guarded([&] {
         for (int part = tid; part < parts; part += n_threads) {
           for (auto& proj : projs)
             if (proj.plastic()) {
@@ -207,11 +209,9 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
           for (auto& proj : projs)
             proj.deliver(part, k, history_[proj.source()], pops[proj.target()]);
         }
-      } catch (...) {
-        keep(std::current_exception());
-      }
+      });
       lap(times.deliver_s);
-      if (tid == 0) try {
+      if (tid == 0) guarded([&] {
         record(k);
         now_ = k + 1;
         const bool epoch_end = (now_ - first) % flush_interval_ == 0 || now_ == last;
@@ -225,21 +225,17 @@ bool Simulation::run(Step n_steps, const std::atomic<bool>* stop) {
           report(now_);
         }
         if (stop && stop->load(std::memory_order_relaxed)) stopped = true;
-      } catch (...) {
-        keep(std::current_exception());
-      }
+      });
       lap(times.record_s);
       if (wait()) break;
-      try {
+      guarded([&] {  // a failure here is seen at the next barrier
         for (int part = tid; part < parts; part += n_threads)
           for (auto& proj : projs)
             if (proj.plastic()) {
               const Partition& range = network_.partition(proj.source());
               proj.on_pre_arrivals(k + 1, history_[proj.source()], range.lo(part), range.hi(part));
             }
-      } catch (...) {
-        keep(std::current_exception());  // seen at the next barrier
-      }
+      });
       lap(times.deliver_s);
       if (stopped) break;
     }
