@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <span>
 #include <stdexcept>
 
 namespace experiments::sparsey {
@@ -69,21 +70,22 @@ EpisodicMetrics run_episodic(const EpisodicConfig& cfg, const PatternSet& all) {
       r.G_learning += sel.G;
       codes.push_back(sel.code);
     }
+    // Recognition of stored pattern j from input u: exact and per-CM overlap with the code
+    // it was stored under, and the familiarity G.
+    auto recall = [&](Phase phase, size_t j, std::span<const uint32_t> u, double& exact,
+                      double& cm, double& G) {
+      const ms::Selection sel = ms::select_code(field, {.U = u}, ms::Mode::recognise, choice, work);
+      keep(phase, kept[j], u.size(), sel);
+      const uint32_t ov = ms::code_overlap(sel.code, codes[j]);
+      exact += ov == Q ? 1.0 : 0.0;
+      cm += double(ov) / Q;
+      G += sel.G;
+    };
     for (size_t j = 0; j < kept.size(); ++j) {
       const auto x = all[kept[j]];
-      const ms::Selection rc = ms::select_code(field, {.U = x}, ms::Mode::recognise, choice, work);
-      keep(Phase::recall, kept[j], x.size(), rc);
-      const uint32_t ov = ms::code_overlap(rc.code, codes[j]);
-      r.exact += ov == Q ? 1.0 : 0.0;
-      r.cm += double(ov) / Q;
-      r.G_stored += rc.G;
+      recall(Phase::recall, j, x, r.exact, r.cm, r.G_stored);
       const std::vector<uint32_t> noisy = perturb(x, all.num_bits, cfg.noise_fraction, noise);
-      const ms::Selection rn = ms::select_code(field, {.U = noisy}, ms::Mode::recognise, choice, work);
-      keep(Phase::recall_noisy, kept[j], noisy.size(), rn);
-      const uint32_t ovn = ms::code_overlap(rn.code, codes[j]);
-      r.exact_noisy += ovn == Q ? 1.0 : 0.0;
-      r.cm_noisy += double(ovn) / Q;
-      r.G_noisy += rn.G;
+      recall(Phase::recall_noisy, j, noisy, r.exact_noisy, r.cm_noisy, r.G_noisy);
     }
     r.distinct = double(std::set<ms::Code>(codes.begin(), codes.end()).size());
   }
