@@ -4,7 +4,7 @@ Reads the result groups the experiment writes next to the spikes: ``/trials``,
 ``/readouts`` (per-trial outputs aligned to the cue, computed with the weights frozen at
 trial start), ``/weights/<block>/...`` and ``/metrics``. Subcommands (registered in
 ``analysis/cli.py``): ``ww-readout``, ``ww-probability``, ``ww-learning``, ``ww-angle``,
-``ww-summary``.
+``ww-summary``, and ``ww-seeds`` (figures on the mean of several runs).
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ class WhatWhenRun:
             self.metrics = {k: float(v) for k, v in f["metrics"].attrs.items()}
             # The readouts the run's own angle metric compares ([metrics] angle_cue,
             # angle_outcome of the resolved config), so plots show the same angle by default.
-            self.angle_cue = self.angle_outcome = None
+            self.angle_cue = self.angle_outcome = self.adaptation_cue = None
+            self.steady_trials = self.snapshot_trials = None
             if "run" in f and "config_toml" in f["run"].attrs:
                 import tomllib
                 text = f["run"].attrs["config_toml"]
@@ -49,6 +50,9 @@ class WhatWhenRun:
                 metrics_cfg = tomllib.loads(text).get("metrics", {})
                 self.angle_cue = metrics_cfg.get("angle_cue")
                 self.angle_outcome = metrics_cfg.get("angle_outcome")
+                self.adaptation_cue = metrics_cfg.get("adaptation_cue")
+                self.steady_trials = metrics_cfg.get("steady_trials")
+                self.snapshot_trials = metrics_cfg.get("snapshot_trials")
             self.weights = {}
             if "weights" in f:
                 for b in f["weights"]:
@@ -177,6 +181,229 @@ def panel_angle(ax, run: WhatWhenRun, cue: str, outcome: str, other=None) -> dic
     return d
 
 
+# --------------------------------------------------------------------------- across runs
+#
+# The acceptance figures of one run are in its /metrics. Per-trial errors and single-run
+# readout peaks are noisy (one trial's error is mostly reservoir noise; network seeds place
+# peaks 20-50 ms apart), so the figures are also wanted on the mean over several runs
+# (network and schedule seeds): the same definitions as the experiment's, applied to the
+# runs' mean curves. Held-out figures need the experiment's feature banks, which are not in
+# the file: only the per-trial ones are recomputed here.
+
+LEARNERS = (("three_factor", "err_when", "three-factor"),
+            ("force_noreset", "err_force_noreset", "FORCE, no reset"),
+            ("force_reset", "err_force_reset", "FORCE, P reset"))
+
+
+def timing_band(latency_ms: float) -> tuple[float, float]:
+    """The acceptance band of the readout peak: [L - max(80, 0.1 L), L + max(30, 0.05 L)] ms
+    (as timing_band in experiments/what_when/paradigm.cpp)."""
+    return latency_ms - max(80.0, 0.1 * latency_ms), latency_ms + max(30.0, 0.05 * latency_ms)
+
+
+def smoothed_since(e: np.ndarray, change: int, smooth: int = 5) -> np.ndarray:
+    """s_t for t >= change: the mean of e over the last `smooth` trials at or before t, not
+    reaching back before the change (smoothed_since in paradigm.cpp)."""
+    return np.array([np.mean(e[max(change, t + 1 - smooth):t + 1]) for t in range(change, len(e))])
+
+
+def first_below(s: np.ndarray, threshold: float) -> int | None:
+    hits = np.flatnonzero(s <= threshold)
+    return int(hits[0]) if hits.size else None
+
+
+def cue_change(run: WhatWhenRun, cue: int):
+    """Trial ids of `cue` up to its second change, and the index (into them) of its first
+    change of latency or probability; None when the cue never changes."""
+    tr = run.trials
+    ids = np.flatnonzero(tr["cue"] == cue)
+    cond = np.stack([tr["latency_ms"][ids], tr["probability"][ids]], axis=1)
+    changes = np.flatnonzero(np.any(cond[1:] != cond[:-1], axis=1)) + 1
+    if changes.size == 0:
+        return ids, None
+    end = changes[1] if changes.size > 1 else len(ids)
+    return ids[:end], int(changes[0])
+
+
+def seed_average(runs: list[WhatWhenRun], cue_name: str, last: int, steady_trials: int,
+                 smooth: int = 5) -> dict:
+    """Adaptation and timing figures of `cue_name` on the mean over runs.
+
+    Adaptation (the cue's first change): per learner the mean per-trial error across runs;
+    steady = the lowest mean of the last `steady_trials` among the learners; t90 = trials
+    until the 5-trial smoothed mean has lost 90 % of its own jump above steady; common_t90
+    = trials until it is below steady + 10 % of the largest jump among the learners.
+    Timing (every p = 1 condition of the cue): the mean over runs of each run's mean output
+    over the last `last` trials of the condition, its peak, band and rise (>= 0.9 of the
+    peak at L - 50 ms). Runs must share the cue's schedule (trial counts, change, conditions).
+    """
+    first = runs[0]
+    res = {"runs": len(runs), "figures": {}, "curves": {}, "traces": {}}
+    fig = res["figures"]
+    ref = None
+    for run in runs:
+        if cue_name not in run.cue_names:
+            raise AnalysisInputError(run.path, f"no cue {cue_name!r} (cues: "
+                                     f"{', '.join(run.cue_names)})", what="/trials")
+        cue = run.cue_names.index(cue_name)
+        ids, change = cue_change(run, cue)
+        tr = run.trials
+        key = (len(ids), change, tuple(tr["latency_ms"][ids]), tuple(tr["probability"][ids]))
+        if ref is None:
+            ref = key
+        elif key != ref:
+            raise AnalysisInputError(run.path, f"cue {cue_name}: its schedule (trial count, "
+                                     f"change point, latencies, probabilities) differs from "
+                                     f"that of {first.path}", what="/trials")
+    n, change = ref[0], ref[1]
+    if change is not None and change >= steady_trials and n - change > steady_trials:
+        mean = {}
+        for name, key, _ in LEARNERS:
+            e = np.stack([run.trials[key][cue_change(run, run.cue_names.index(cue_name))[0]]
+                          for run in runs])
+            if np.all(np.isnan(e[:, change:])):
+                continue  # no FORCE on this cue
+            if np.any(np.isnan(e[:, change:])):
+                raise AnalysisInputError(None, f"cue {cue_name}: {key} has missing values "
+                                         "after the change in some runs")
+            mean[name] = e.mean(axis=0)  # NaN before FORCE's first trial of the cue
+        steady = min(float(np.mean(m[-steady_trials:])) for m in mean.values())
+        post = n - change
+        before, after = ref[2][change - 1], ref[2][change]
+        fig["pre_change_trials"] = float(change)
+        fig["post_change_trials"] = float(post)
+        fig["steady_error"] = steady
+        jumps, own, common = {}, {}, {}
+        for name, m in mean.items():
+            sm = smoothed_since(m, change, smooth)
+            jumps[name] = float(sm[0] - steady)
+            k = 0 if jumps[name] <= 0 else first_below(sm, steady + 0.1 * jumps[name])
+            own[name] = (float(post), 1.0) if k is None else (float(k), 0.0)
+            res["curves"][name] = m
+        threshold = steady + 0.1 * max(jumps.values())
+        for name, m in mean.items():
+            k = first_below(smoothed_since(m, change, smooth), threshold)
+            common[name] = (float(post), 1.0) if k is None else (float(k), 0.0)
+        for name in mean:
+            fig[f"t90_{name}"], fig[f"t90_{name}_censored"] = own[name]
+        if len(mean) == 3:
+            for name in mean:
+                fig[f"common_t90_{name}"], fig[f"common_t90_{name}_censored"] = common[name]
+            fig["common_criterion_error"] = threshold
+        base, base_c = own["three_factor"][0], common["three_factor"][0]
+        for name in ("force_noreset", "force_reset"):
+            if name in mean and base > 0:
+                fig[f"ratio_{name}"] = own[name][0] / base
+            if name in mean and base_c > 0:
+                fig[f"common_ratio_{name}"] = common[name][0] / base_c
+        res["change"], res["steady"], res["threshold"] = change, steady, threshold
+        res["latency_change"] = bool(before != after)
+    inside = first.t_ms >= 0
+    omission_only = first.metrics.get("outcome_input", 0.0) == 1.0
+    for (b, c, lat, p) in first.conditions():
+        if first.cue_names[c] != cue_name or p != 1.0:
+            continue
+        traces = []
+        for run in runs:
+            tr = run.trials
+            sel = (tr["block"] == b) & (tr["cue"] == c)
+            if omission_only:
+                sel &= tr["occurred"] == 0
+            ids = np.flatnonzero(sel)[-last:]
+            if ids.size:
+                traces.append(run.readouts["when"][ids][:, inside].mean(axis=0))
+        if not traces:
+            continue
+        y, t = np.mean(traces, axis=0), first.t_ms[inside]
+        k = int(np.argmax(y))
+        lo, hi = timing_band(lat)
+        j = np.flatnonzero(t <= lat - 50.0)
+        at_rise = float(y[j[-1]]) if j.size else float(y[0])
+        tag = f"timing_{first.block_names[b]}_{cue_name}_"
+        fig[tag + "latency_ms"] = float(lat)
+        fig[tag + "peak_ms"] = float(t[k])
+        fig[tag + "in_band"] = float(lo <= t[k] <= hi)
+        fig[tag + "rise_ratio"] = at_rise / float(y[k]) if y[k] > 0 else 0.0
+        fig[tag + "peak"] = float(y[k])
+        res["traces"][f"{first.block_names[b]} L={lat:g}"] = (t, y, lat)
+    return res
+
+
+def panel_seed_average(ax_err, ax_out, res: dict, cue_name: str) -> None:
+    if res["curves"]:
+        ch = res["change"]
+        lo = max(0, ch - 50)
+        for (name, _, label), color in zip(LEARNERS, ("C0", "C1", "C2")):
+            if name in res["curves"]:
+                m = res["curves"][name]
+                x = np.arange(lo, len(m)) - ch
+                sm = np.concatenate([smoothed_since(m[:ch], lo), smoothed_since(m, ch)])
+                ax_err.plot(x, sm, color=color, label=label)
+        ax_err.axvline(0, color="k", ls="--", lw=0.8)
+        ax_err.axhline(res["steady"], color="0.4", lw=0.8, label="steady error")
+        ax_err.axhline(res["threshold"], color="0.4", ls=":", lw=0.8,
+                       label="common criterion (steady + 10 % of the largest jump)")
+        ax_err.set_yscale("log")
+        ax_err.set_xlabel(f"trials of cue {cue_name} since the change")
+        ax_err.set_ylabel(f"MSE, mean of {res['runs']} runs (5-trial smoothing)")
+        ax_err.legend(fontsize=6)
+    for label, (t, y, lat) in res["traces"].items():
+        line, = ax_out.plot(t, y, label=label)
+        lo, hi = timing_band(lat)
+        ax_out.axvspan(lo, hi, color=line.get_color(), alpha=0.12)
+        ax_out.axvline(lat, color=line.get_color(), ls=":", lw=0.8)
+    ax_out.set_xlabel("time since cue (ms)")
+    ax_out.set_ylabel(f"when output, mean of {res['runs']} runs")
+    ax_out.legend(fontsize=7)
+
+
+def expand_runs(paths: list[str]) -> list[str]:
+    """Run folders or spike files; a sweep folder (index.csv or index.h5) stands for its
+    finished points."""
+    import glob
+    import os
+    out = []
+    for p in paths:
+        if os.path.isdir(p) and any(os.path.exists(os.path.join(p, f))
+                                    for f in ("index.csv", "index.h5")):
+            points = sorted(glob.glob(os.path.join(p, "points", "[0-9]*", "spikes.h5")))
+            if not points:
+                raise AnalysisInputError(p, "sweep folder without finished points",
+                                         what="points/")
+            out += points
+        else:
+            out.append(p)
+    return out
+
+
+def seeds_command(args, output, save) -> None:
+    import json
+    import matplotlib.pyplot as plt
+    paths = expand_runs(args.runs)
+    runs = [WhatWhenRun(p) for p in paths]
+    first = runs[0]
+    cue = args.cue or first.adaptation_cue or (first.force_cue or first.cue_names[0])
+    steady = args.steady_trials or first.steady_trials or 20
+    last = args.last or first.snapshot_trials or 100
+    res = seed_average(runs, cue, last, steady)
+    args.file = args.runs[0]
+    out = output(args, "ww-seeds")
+    prefix = {k: ("adaptation_" if not k.startswith("timing_") else "") for k in res["figures"]}
+    print(f"cue {cue}, mean of {len(runs)} runs:")
+    for k, v in res["figures"].items():
+        print(f"{prefix[k]}{k} = {v:.6g}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"runs": paths, "cue": cue,
+                       "figures": {prefix[k] + k: v for k, v in res["figures"].items()}},
+                      f, indent=1)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
+    panel_seed_average(a, b, res, cue)
+    fig.suptitle(args.title or f"what/when, cue {cue}: mean of {len(runs)} runs", fontsize=10)
+    fig.tight_layout()
+    save(fig, args, out)
+
+
 # --------------------------------------------------------------------------- commands
 
 def add_parsers(sub, add_common) -> None:
@@ -186,6 +413,24 @@ def add_parsers(sub, add_common) -> None:
         p.add_argument("--last", type=int, default=100,
                        help="trials per condition averaged (the last ones; default 100)")
         return p
+
+    p = sub.add_parser("ww-seeds", help="what/when: adaptation and timing figures on the "
+                       "mean of several runs (seeds)",
+                       description="The experiment's per-trial adaptation t90s (own and "
+                       "common criterion) and timing peaks of one cue, on the mean over "
+                       "runs that share its schedule (e.g. network and schedule seeds).")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders, spike files or sweep "
+                   "folders (their finished points)")
+    p.add_argument("--cue", help="cue (default: the runs' metrics.adaptation_cue)")
+    p.add_argument("--last", type=int, help="trials per condition for the timing peak (default: "
+                   "the runs' metrics.snapshot_trials)")
+    p.add_argument("--steady-trials", type=int, help="trials of the steady error (default: the "
+                   "runs' metrics.steady_trials)")
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.add_argument("-o", "--output", metavar="OUT", help="figure file (default: "
+                   "<first run>_ww-seeds.png)")
+    p.add_argument("--dpi", type=int, default=150)
+    p.add_argument("--title")
 
     p = common("ww-readout", "what/when: readout vs time since cue per condition (mean ± s.d.)")
     p.add_argument("--readout", default="when", help="when, what_<outcome>, force_noreset, "
@@ -204,18 +449,21 @@ def add_parsers(sub, add_common) -> None:
 def summary_metric(key: str) -> bool:
     """Metrics listed on the summary page: the headline figures (all of them stay in
     /metrics). Left out: timing details other than peak and band, censoring flags, the
-    adaptation levels behind each t90, run bookkeeping."""
+    adaptation levels behind each t90, the common-criterion t90s (their ratios are listed),
+    run bookkeeping."""
     if key.startswith("timing_"):
         return key.endswith(("peak_ms", "in_band"))
     if key.startswith("adaptation_"):
         return (("t90" in key or "ratio" in key) and not key.endswith("_censored")
-                and "amplitude_ratio" not in key)
+                and "amplitude_ratio" not in key and "common_t90" not in key)
     return not key.startswith(("clock_ridge", "clock_test", "angle_null", "amplitude_"))
 
 
 def run_command(args, output, save) -> None:
     import matplotlib.pyplot as plt
     name = args.command
+    if name == "ww-seeds":
+        return seeds_command(args, output, save)
     out = output(args, name)
     run = WhatWhenRun(args.file)
     cue = getattr(args, "cue", None) or run.angle_cue or run.cue_names[0]
@@ -254,4 +502,4 @@ def run_command(args, output, save) -> None:
     save(fig, args, out)
 
 
-COMMANDS = ("ww-readout", "ww-probability", "ww-learning", "ww-angle", "ww-summary")
+COMMANDS = ("ww-readout", "ww-probability", "ww-learning", "ww-angle", "ww-summary", "ww-seeds")

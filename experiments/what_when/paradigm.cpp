@@ -114,21 +114,28 @@ double slope(const std::vector<double>& x, const std::vector<double>& y) {
   return sxx > 0 ? sxy / sxx : 0.0;
 }
 
+double smoothed_since(const std::vector<double>& v, std::size_t change, std::size_t t,
+                      std::size_t smooth) {
+  const std::size_t lo = (t + 1 >= change + smooth) ? t + 1 - smooth : change;
+  double s = 0;
+  for (std::size_t i = lo; i <= t; ++i) s += v[i];
+  return s / static_cast<double>(t - lo + 1);
+}
+
+long trials_below(const std::vector<double>& error, std::size_t change, double threshold,
+                  std::size_t smooth) {
+  if (change >= error.size() || smooth == 0) return -1;
+  for (std::size_t t = change; t < error.size(); ++t)
+    if (smoothed_since(error, change, t, smooth) <= threshold) return static_cast<long>(t - change);
+  return -1;
+}
+
 long trials_to_recover(const std::vector<double>& error, std::size_t change, double steady,
                        double fraction, std::size_t smooth) {
   if (change >= error.size() || smooth == 0) return -1;
-  auto smoothed = [&](std::size_t t) {
-    const std::size_t lo = (t + 1 >= change + smooth) ? t + 1 - smooth : change;
-    double s = 0;
-    for (std::size_t i = lo; i <= t; ++i) s += error[i];
-    return s / static_cast<double>(t - lo + 1);
-  };
-  const double jump = smoothed(change) - steady;
+  const double jump = smoothed_since(error, change, change, smooth) - steady;
   if (jump <= 0) return 0;
-  const double threshold = steady + (1.0 - fraction) * jump;
-  for (std::size_t t = change; t < error.size(); ++t)
-    if (smoothed(t) <= threshold) return static_cast<long>(t - change);
-  return -1;
+  return trials_below(error, change, steady + (1.0 - fraction) * jump, smooth);
 }
 
 std::vector<std::size_t> scored_trials(const std::vector<Trial>& trials, uint32_t block,
@@ -180,17 +187,6 @@ uint32_t probability_block(const std::vector<Block>& blocks) {
   }
   return best;
 }
-
-namespace {
-// Mean of v over the last `smooth` entries at or before t, not reaching back before `change`.
-double smoothed_since(const std::vector<double>& v, std::size_t change, std::size_t t,
-                      std::size_t smooth) {
-  const std::size_t lo = (t + 1 >= change + smooth) ? t + 1 - smooth : change;
-  double s = 0;
-  for (std::size_t i = lo; i <= t; ++i) s += v[i];
-  return s / static_cast<double>(t - lo + 1);
-}
-}  // namespace
 
 long trials_to_track(const std::vector<double>& v, std::size_t change, double before, double after,
                      double fraction, std::size_t smooth) {

@@ -119,6 +119,17 @@ double slope(const std::vector<double>& x, const std::vector<double>& y);
 long trials_to_recover(const std::vector<double>& error, std::size_t change, double steady,
                        double fraction = 0.9, std::size_t smooth = 5);
 
+// s_t of trials_to_recover and trials_to_track: the mean of v over the last `smooth`
+// entries at or before t (>= change), not reaching back before the change.
+double smoothed_since(const std::vector<double>& v, std::size_t change, std::size_t t,
+                      std::size_t smooth = 5);
+
+// Trials until s_{change+k} <= threshold (the first such k >= 0), -1 when the series ends
+// first: trials_to_recover with a threshold given in error units, e.g. one criterion shared
+// by several learners.
+long trials_below(const std::vector<double>& error, std::size_t change, double threshold,
+                  std::size_t smooth = 5);
+
 // Trials to follow a level change at index `change` of a per-trial series v (e.g. a
 // readout's amplitude after a probability change): s_t smoothed as in trials_to_recover;
 // returns the first k >= 0 with (s_{change+k} - before) / (after - before) >= fraction, -1

@@ -906,6 +906,30 @@ void recovery_metrics(const std::vector<std::vector<double>>& err,
     out.emplace_back(prefix + tag + "ratio_force_noreset", t90[1] / t90[0]);
     out.emplace_back(prefix + tag + "ratio_force_reset", t90[2] / t90[0]);
   }
+  // One criterion for all learners: steady + 10 % of the largest of their jumps. Each
+  // learner's own 90 % criterion is stricter in error units the smaller its jump, and the
+  // learners' jumps differ by what they predicted before the change (after the latency
+  // change FORCE's broader pre-change bump lost about half as much as the three-factor
+  // rule's); this figure asks instead how long each takes to reach one error level.
+  if (n_learners == 3 && !std::isnan(err[1][change])) {
+    double max_jump = 0;
+    for (std::size_t l = 0; l < n_learners; ++l)
+      max_jump = std::max(max_jump, smoothed_since(err[l], change, change) - steady);
+    const double threshold = steady + 0.1 * max_jump;
+    out.emplace_back(prefix + tag + "common_criterion_error", threshold);
+    std::vector<double> tc(n_learners);
+    for (std::size_t l = 0; l < n_learners; ++l) {
+      const long r = trials_below(err[l], change, threshold);
+      tc[l] = r < 0 ? static_cast<double>(err[l].size() - change) : static_cast<double>(r);
+      out.emplace_back(fmt::format("{}{}common_t90_{}", prefix, tag, names[l]), tc[l]);
+      out.emplace_back(fmt::format("{}{}common_t90_{}_censored", prefix, tag, names[l]),
+                       r < 0 ? 1.0 : 0.0);
+    }
+    if (tc[0] > 0) {
+      out.emplace_back(prefix + tag + "common_ratio_force_noreset", tc[1] / tc[0]);
+      out.emplace_back(prefix + tag + "common_ratio_force_reset", tc[2] / tc[0]);
+    }
+  }
   if (n_learners == 3 && t90_amp[0] > 0) {
     out.emplace_back(prefix + tag + "amplitude_ratio_force_noreset", t90_amp[1] / t90_amp[0]);
     out.emplace_back(prefix + tag + "amplitude_ratio_force_reset", t90_amp[2] / t90_amp[0]);

@@ -44,7 +44,12 @@
 //    on the cue's next bank_trials = 10 trials, every 20 ms), because one trial's error or
 //    amplitude is mostly trial-to-trial noise; probability changes also report amplitude
 //    tracking (mean output within sigma of L; 90 % of the way from the pre-change level to
-//    the learner's own post-change level);
+//    the learner's own post-change level); beside each learner's own t90, a common_t90
+//    with one criterion for the three learners (steady + 10 % of the largest of their
+//    jumps), because each learner's own 90 % criterion is tighter in error units the less
+//    it lost at the change (after the latency change FORCE's broader pre-change bump lost
+//    about half as much as the three-factor rule's: its own t90 then asks for a lower
+//    error than the three-factor rule's does);
 //  - clock decoder: one-hot ridge classifier of time since cue (20 ms classes up to
 //    1200 ms) on the readout features of the first clock.trials = 600 trials, trials split
 //    train / validation / test by index mod 3, one ridge penalty per reported time chosen

@@ -136,20 +136,26 @@ def test_angle_plot_matches_the_run_metric(tmp_path, capsys):
     assert abs(angle - metric) < 0.01
 
 
-def _recover(e, change, steady, fraction=0.9, smooth=5):
-    """Trials until the trailing (smooth)-trial mean since the change has lost `fraction` of
-    its jump above `steady` (the issue's t90); None when never."""
-    means = [np.mean(e[max(change, t + 1 - smooth):t + 1]) for t in range(change, len(e))]
-    jump = means[0] - steady
-    if jump <= 0:
-        return 0
-    hits = [k for k, m in enumerate(means) if m <= steady + (1 - fraction) * jump]
+def _smoothed(e, change, smooth=5):
+    return [np.mean(e[max(change, t + 1 - smooth):t + 1]) for t in range(change, len(e))]
+
+
+def _below(e, change, threshold):
+    hits = [k for k, m in enumerate(_smoothed(e, change)) if m <= threshold]
     return hits[0] if hits else None
 
 
-def _track(v, change, before, after, fraction=0.9, smooth=5):
-    means = [np.mean(v[max(change, t + 1 - smooth):t + 1]) for t in range(change, len(v))]
-    hits = [k for k, m in enumerate(means) if (m - before) / (after - before) >= fraction]
+def _recover(e, change, steady, fraction=0.9):
+    """Trials until the trailing 5-trial mean since the change has lost `fraction` of its
+    jump above `steady` (the issue's t90); None when never."""
+    jump = _smoothed(e, change)[0] - steady
+    if jump <= 0:
+        return 0
+    return _below(e, change, steady + (1 - fraction) * jump)
+
+
+def _track(v, change, before, after, fraction=0.9):
+    hits = [k for k, m in enumerate(_smoothed(v, change)) if (m - before) / (after - before) >= fraction]
     return hits[0] if hits else None
 
 
@@ -191,6 +197,17 @@ def test_probability_change_metrics_match_an_independent_computation(tmp_path):
         assert m[prefix + f"amplitude_after_{name}"] == pytest.approx(after, rel=1e-9)
         k = _track(amp, change, before, after)
         assert m[prefix + f"amplitude_t90_{name}"] == (k if k is not None else len(ids) - change)
+    # One criterion for the three learners: steady + 10 % of the largest first-trial jump.
+    threshold = steady + 0.1 * max(e[change] - steady for e in errs.values())
+    assert m[prefix + "common_criterion_error"] == pytest.approx(threshold, rel=1e-9)
+    common = {}
+    for name, e in errs.items():
+        k = _below(e, change, threshold)
+        common[name] = k if k is not None else len(ids) - change
+        assert m[prefix + f"common_t90_{name}"] == common[name]
+    if common["three_factor"] > 0:
+        assert m[prefix + "common_ratio_force_reset"] == pytest.approx(
+            common["force_reset"] / common["three_factor"], rel=1e-12)
     # The latency change of cue A keeps its plain names and, without FORCE on A, reports the
     # three-factor rule only.
     assert "adaptation_t90_three_factor" in m and "adaptation_t90_force_reset" not in m
@@ -313,3 +330,61 @@ def test_scored_figure_counts_say_what_could_not_be_scored(result, tmp_path):
     assert m1["timing_scored_conditions"] == 0
     assert m1["probability_scored_latencies"] == 0
     assert "timing_pass_fraction" not in m1
+
+
+def test_seed_average_of_one_run_is_that_run(result, tmp_path, capsys):
+    """ww-seeds applies the experiment's own definitions to the mean over runs: given one
+    run (twice), every figure it prints equals the run's /metrics value of the same name."""
+    from analysis.cli import main
+    capsys.readouterr()
+    js = tmp_path / "seeds.json"
+    assert main(["ww-seeds", result["path"], result["path"], "-o", str(tmp_path / "s.png"),
+                 "--json", str(js)]) == 0
+    import json
+    figures = json.loads(js.read_text())["figures"]
+    m = result["metrics"]
+    names = [k for k in figures if k.startswith(("adaptation_", "timing_"))]
+    assert any("common_t90_force_reset" in k for k in names)
+    assert "timing_post_A_peak_ms" in names
+    for k in names:
+        assert figures[k] == pytest.approx(m[k], rel=1e-9, abs=1e-12), k
+
+
+def test_seed_average_of_two_runs(result, tmp_path):
+    """Two schedule seeds: the t90s of ww-seeds are those of the mean per-trial error curve
+    (computed here from /trials), and runs whose schedules differ are refused (exit 2)."""
+    from analysis.cli import main
+    other = _run_small(tmp_path, "seed2", "paradigm.seed=2")
+    js = tmp_path / "seeds.json"
+    assert main(["ww-seeds", result["path"], str(other), "-o", str(tmp_path / "s.png"),
+                 "--json", str(js)]) == 0
+    import json
+    figures = json.loads(js.read_text())["figures"]
+    cue = 0  # A, the adaptation cue
+    curves = {}
+    for path in (os.path.join(result["path"], "spikes.h5"), str(other)):
+        with h5py.File(path, "r") as f:
+            tr = {k: f["trials"][k][()] for k in f["trials"]}
+        ids = np.flatnonzero(tr["cue"] == cue)
+        for name, key in (("three_factor", "err_when"), ("force_noreset", "err_force_noreset"),
+                          ("force_reset", "err_force_reset")):
+            curves.setdefault(name, []).append(tr[key][ids])
+        lat = tr["latency_ms"][ids]
+    change = int(np.flatnonzero(lat != lat[0])[0])
+    mean = {k: np.mean(v, axis=0) for k, v in curves.items()}
+    steady = min(float(np.mean(e[-10:])) for e in mean.values())  # [metrics] steady_trials
+    assert figures["adaptation_steady_error"] == pytest.approx(steady, rel=1e-9)
+    threshold = steady + 0.1 * max(e[change] - steady for e in mean.values())
+    for name, e in mean.items():
+        k = _recover(e, change, steady)
+        assert figures[f"adaptation_t90_{name}"] == (k if k is not None else len(e) - change)
+        k = _below(e, change, threshold)
+        assert figures[f"adaptation_common_t90_{name}"] == (k if k is not None else len(e) - change)
+    # A run with another number of post-change trials does not share cue A's schedule.
+    shorter = _run_small(tmp_path, "short", "block.1.trials_per_condition=40")
+    proc = subprocess.run(["/usr/bin/python3", "-m", "analysis", "ww-seeds", result["path"],
+                           str(shorter), "-o", str(tmp_path / "x.png")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert str(shorter) in proc.stderr and "schedule" in proc.stderr
+    assert not (tmp_path / "x.png").exists()

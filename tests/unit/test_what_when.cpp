@@ -181,6 +181,29 @@ TEST_CASE("trials to recover") {
   CHECK(ww::trials_to_recover({0, 0.1, 0.1}, 1, 0.5, 0.9, 1) == 0);
 }
 
+TEST_CASE("trials below one criterion: the learner with the smaller jump is not held to a stricter level") {
+  // Two exponential recoveries toward steady 0.2 with the same tau = 10 trials and jumps
+  // 1.5 and 0.5. Own criterion (90 % of its own jump): ceil(10 ln 10) = 24 trials for both.
+  // Common criterion steady + 0.1 * 1.5 = 0.35: the larger jump needs exp(-k/10) <= 0.1,
+  // k = 24; the smaller needs 0.5 exp(-k/10) <= 0.15, k = ceil(10 ln(10/3)) = ceil(12.04) = 13.
+  std::vector<double> big(10, 0.2), small(10, 0.2);
+  for (int k = 0; k < 100; ++k) {
+    big.push_back(0.2 + 1.5 * std::exp(-k / 10.0));
+    small.push_back(0.2 + 0.5 * std::exp(-k / 10.0));
+  }
+  CHECK(ww::trials_to_recover(small, 10, 0.2, 0.9, 1) == 24);
+  CHECK(ww::trials_below(big, 10, 0.35, 1) == 24);
+  CHECK(ww::trials_below(small, 10, 0.35, 1) == 13);
+  // trials_to_recover is trials_below at steady + 10 % of the series' own jump.
+  CHECK(ww::trials_below(big, 10, 0.2 + 0.1 * 1.5, 1) == ww::trials_to_recover(big, 10, 0.2, 0.9, 1));
+  // Smoothing: 5-trial trailing means of {1, 1, 1, 0, 0, ...} from the change are
+  // 1, 1, 1, 3/4, 3/5, 2/5, 1/5, 0; the first <= 0.5 is at k = 5; never below -0.1: -1.
+  std::vector<double> s = {5, 5, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0};
+  CHECK(ww::trials_below(s, 2, 0.5, 5) == 5);
+  CHECK(ww::trials_below(s, 2, -0.1, 5) == -1);
+  CHECK(ww::smoothed_since(s, 2, 5, 5) == doctest::Approx(0.75));
+}
+
 TEST_CASE("scored trials: the last ones of a block and cue; omission trials only on request") {
   const auto blocks = two_blocks();
   const auto trials = ww::make_schedule(blocks, ww::Timing{}, 1.0, 5);
