@@ -225,20 +225,54 @@ def cue_change(run: WhatWhenRun, cue: int):
     return ids[:end], int(changes[0])
 
 
+def recovery_figures(mean: dict, change: int, steady_trials: int, smooth: int = 5):
+    """t90s of per-learner error curves after the change at index `change`, as the
+    experiment's recovery_metrics: steady = the lowest mean of the last `steady_trials`
+    among the learners; t90 = trials until the smoothed curve has lost 90 % of its own jump
+    above steady; common_t90 (three learners) = trials until it is below steady + 10 % of
+    the largest jump; not recovered = censored at the post-change count. None when a curve
+    has missing values after the change."""
+    if any(np.any(np.isnan(m[change:])) for m in mean.values()):
+        return None
+    steady = min(float(np.mean(m[-steady_trials:])) for m in mean.values())
+    post = float(len(mean["three_factor"]) - change)
+    fig = {"steady_error": steady}
+    sm = {k: smoothed_since(m, change, smooth) for k, m in mean.items()}
+    jumps = {k: float(v[0] - steady) for k, v in sm.items()}
+    threshold = steady + 0.1 * max(jumps.values())
+
+    def t90(k):
+        return (post, 1.0) if k is None else (float(k), 0.0)
+    own = {k: t90(0 if jumps[k] <= 0 else first_below(v, steady + 0.1 * jumps[k]))
+           for k, v in sm.items()}
+    common = {k: t90(first_below(v, threshold)) for k, v in sm.items()}
+    for k in mean:
+        fig[f"t90_{k}"], fig[f"t90_{k}_censored"] = own[k]
+    if len(mean) == 3:
+        fig["common_criterion_error"] = threshold
+        for k in mean:
+            fig[f"common_t90_{k}"], fig[f"common_t90_{k}_censored"] = common[k]
+    for k in ("force_noreset", "force_reset"):
+        if k in mean and own["three_factor"][0] > 0:
+            fig[f"ratio_{k}"] = own[k][0] / own["three_factor"][0]
+        if len(mean) == 3 and common["three_factor"][0] > 0:
+            fig[f"common_ratio_{k}"] = common[k][0] / common["three_factor"][0]
+    return {"figures": fig, "steady": steady, "threshold": threshold}
+
+
 def seed_average(runs: list[WhatWhenRun], cue_name: str, last: int, steady_trials: int,
                  smooth: int = 5) -> dict:
     """Adaptation and timing figures of `cue_name` on the mean over runs.
 
-    Adaptation (the cue's first change): per learner the mean per-trial error across runs;
-    steady = the lowest mean of the last `steady_trials` among the learners; t90 = trials
-    until the 5-trial smoothed mean has lost 90 % of its own jump above steady; common_t90
-    = trials until it is below steady + 10 % of the largest jump among the learners.
+    Adaptation (the cue's first change): recovery_figures of the learners' mean per-trial
+    error across runs, and of their mean held-out error (/trials heldout_err_*) with the
+    prefix heldout_.
     Timing (every p = 1 condition of the cue): the mean over runs of each run's mean output
     over the last `last` trials of the condition, its peak, band and rise (>= 0.9 of the
     peak at L - 50 ms). Runs must share the cue's schedule (trial counts, change, conditions).
     """
     first = runs[0]
-    res = {"runs": len(runs), "figures": {}, "curves": {}, "traces": {}}
+    res = {"runs": len(runs), "figures": {}, "traces": {}}
     fig = res["figures"]
     ref = None
     for run in runs:
@@ -257,47 +291,33 @@ def seed_average(runs: list[WhatWhenRun], cue_name: str, last: int, steady_trial
                                      f"that of {first.path}", what="/trials")
     n, change = ref[0], ref[1]
     if change is not None and change >= steady_trials and n - change > steady_trials:
-        mean = {}
-        for name, key, _ in LEARNERS:
-            e = np.stack([run.trials[key][cue_change(run, run.cue_names.index(cue_name))[0]]
-                          for run in runs])
-            if np.all(np.isnan(e[:, change:])):
-                continue  # no FORCE on this cue
-            if np.any(np.isnan(e[:, change:])):
-                raise AnalysisInputError(None, f"cue {cue_name}: {key} has missing values "
-                                         "after the change in some runs")
-            mean[name] = e.mean(axis=0)  # NaN before FORCE's first trial of the cue
-        steady = min(float(np.mean(m[-steady_trials:])) for m in mean.values())
-        post = n - change
-        before, after = ref[2][change - 1], ref[2][change]
+        ids = [cue_change(run, run.cue_names.index(cue_name))[0] for run in runs]
         fig["pre_change_trials"] = float(change)
-        fig["post_change_trials"] = float(post)
-        fig["steady_error"] = steady
-        jumps, own, common = {}, {}, {}
-        for name, m in mean.items():
-            sm = smoothed_since(m, change, smooth)
-            jumps[name] = float(sm[0] - steady)
-            k = 0 if jumps[name] <= 0 else first_below(sm, steady + 0.1 * jumps[name])
-            own[name] = (float(post), 1.0) if k is None else (float(k), 0.0)
-            res["curves"][name] = m
-        threshold = steady + 0.1 * max(jumps.values())
-        for name, m in mean.items():
-            k = first_below(smoothed_since(m, change, smooth), threshold)
-            common[name] = (float(post), 1.0) if k is None else (float(k), 0.0)
-        for name in mean:
-            fig[f"t90_{name}"], fig[f"t90_{name}_censored"] = own[name]
-        if len(mean) == 3:
-            for name in mean:
-                fig[f"common_t90_{name}"], fig[f"common_t90_{name}_censored"] = common[name]
-            fig["common_criterion_error"] = threshold
-        base, base_c = own["three_factor"][0], common["three_factor"][0]
-        for name in ("force_noreset", "force_reset"):
-            if name in mean and base > 0:
-                fig[f"ratio_{name}"] = own[name][0] / base
-            if name in mean and base_c > 0:
-                fig[f"common_ratio_{name}"] = common[name][0] / base_c
-        res["change"], res["steady"], res["threshold"] = change, steady, threshold
-        res["latency_change"] = bool(before != after)
+        fig["post_change_trials"] = float(n - change)
+        res["change"] = change
+        res["latency_change"] = bool(ref[2][change - 1] != ref[2][change])
+        for tag, column in (("", "err_"), ("heldout_", "heldout_err_")):
+            if any(column + "when" not in run.trials for run in runs):
+                continue  # files written before the held-out series were saved
+            mean = {}
+            for name, key, _ in LEARNERS:
+                key = column + key[len("err_"):]
+                e = np.stack([run.trials[key][i] for run, i in zip(runs, ids)])
+                if not np.all(np.isnan(e[:, change:])):  # else no FORCE on this cue
+                    mean[name] = e.mean(axis=0)  # NaN where a run has no value
+            if tag:  # held out: scored up to the last trial with a full bank
+                defined = np.flatnonzero(~np.isnan(mean["three_factor"]))
+                if defined.size == 0:
+                    continue
+                mean = {k: m[:defined[-1] + 1] for k, m in mean.items()}
+            r = recovery_figures(mean, change, steady_trials, smooth)
+            if r is None:
+                raise AnalysisInputError(runs[0].path, f"cue {cue_name}: {column}* has missing "
+                                         "values after the change", what="/trials")
+            for k, v in r["figures"].items():
+                fig[tag + k] = v
+            res[tag + "curves"], res[tag + "steady"] = mean, r["steady"]
+            res[tag + "threshold"] = r["threshold"]
     inside = first.t_ms >= 0
     omission_only = first.metrics.get("outcome_input", 0.0) == 1.0
     for (b, c, lat, p) in first.conditions():
@@ -329,32 +349,41 @@ def seed_average(runs: list[WhatWhenRun], cue_name: str, last: int, steady_trial
     return res
 
 
-def panel_seed_average(ax_err, ax_out, res: dict, cue_name: str) -> None:
-    if res["curves"]:
-        ch = res["change"]
-        lo = max(0, ch - 50)
-        for (name, _, label), color in zip(LEARNERS, ("C0", "C1", "C2")):
-            if name in res["curves"]:
-                m = res["curves"][name]
-                x = np.arange(lo, len(m)) - ch
-                sm = np.concatenate([smoothed_since(m[:ch], lo), smoothed_since(m, ch)])
-                ax_err.plot(x, sm, color=color, label=label)
-        ax_err.axvline(0, color="k", ls="--", lw=0.8)
-        ax_err.axhline(res["steady"], color="0.4", lw=0.8, label="steady error")
-        ax_err.axhline(res["threshold"], color="0.4", ls=":", lw=0.8,
-                       label="common criterion (steady + 10 % of the largest jump)")
-        ax_err.set_yscale("log")
-        ax_err.set_xlabel(f"trials of cue {cue_name} since the change")
-        ax_err.set_ylabel(f"MSE, mean of {res['runs']} runs (5-trial smoothing)")
-        ax_err.legend(fontsize=6)
+def panel_seed_errors(ax, res: dict, cue_name: str, tag: str = "") -> None:
+    """Mean error curves of the learners around the change (5-trial smoothing, restarted
+    at the change), with the steady error and the common criterion; tag "" per trial,
+    "heldout_" held out."""
+    curves = res.get(tag + "curves")
+    if not curves:
+        ax.axis("off")
+        return
+    ch = res["change"]
+    lo = max(0, ch - 50)
+    for (name, _, label), color in zip(LEARNERS, ("C0", "C1", "C2")):
+        if name in curves:
+            m = curves[name]
+            sm = np.concatenate([smoothed_since(m[:ch], lo), smoothed_since(m, ch)])
+            ax.plot(np.arange(lo, len(m)) - ch, sm, color=color, label=label)
+    ax.axvline(0, color="k", ls="--", lw=0.8)
+    ax.axhline(res[tag + "steady"], color="0.4", lw=0.8, label="steady error")
+    ax.axhline(res[tag + "threshold"], color="0.4", ls=":", lw=0.8,
+               label="common criterion (steady + 10 % of the largest jump)")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"trials of cue {cue_name} since the change")
+    what = "held-out MSE" if tag else "MSE"
+    ax.set_ylabel(f"{what}, mean of {res['runs']} runs")
+    ax.legend(fontsize=6)
+
+
+def panel_seed_timing(ax, res: dict) -> None:
     for label, (t, y, lat) in res["traces"].items():
-        line, = ax_out.plot(t, y, label=label)
+        line, = ax.plot(t, y, label=label)
         lo, hi = timing_band(lat)
-        ax_out.axvspan(lo, hi, color=line.get_color(), alpha=0.12)
-        ax_out.axvline(lat, color=line.get_color(), ls=":", lw=0.8)
-    ax_out.set_xlabel("time since cue (ms)")
-    ax_out.set_ylabel(f"when output, mean of {res['runs']} runs")
-    ax_out.legend(fontsize=7)
+        ax.axvspan(lo, hi, color=line.get_color(), alpha=0.12)
+        ax.axvline(lat, color=line.get_color(), ls=":", lw=0.8)
+    ax.set_xlabel("time since cue (ms)")
+    ax.set_ylabel(f"when output, mean of {res['runs']} runs")
+    ax.legend(fontsize=7)
 
 
 def expand_runs(paths: list[str]) -> list[str]:
@@ -397,8 +426,10 @@ def seeds_command(args, output, save) -> None:
             json.dump({"runs": paths, "cue": cue,
                        "figures": {prefix[k] + k: v for k, v in res["figures"].items()}},
                       f, indent=1)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
-    panel_seed_average(a, b, res, cue)
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(16, 4.5))
+    panel_seed_errors(a, res, cue)
+    panel_seed_errors(b, res, cue, "heldout_")
+    panel_seed_timing(c, res)
     fig.suptitle(args.title or f"what/when, cue {cue}: mean of {len(runs)} runs", fontsize=10)
     fig.tight_layout()
     save(fig, args, out)

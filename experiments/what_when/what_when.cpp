@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -701,6 +702,11 @@ class Session {
 
 using Metrics = std::vector<std::pair<std::string, double>>;
 
+// Held-out error per trial and learner (three-factor, FORCE without / with reset): the
+// score of the trial's frozen weights on its cue's next bank_trials trials, for the trials
+// the held-out adaptation figures scored; NaN elsewhere. /trials heldout_err_*.
+using HeldoutErrors = std::array<std::vector<double>, 3>;
+
 // ---- offline clock decoder ---------------------------------------------------------------
 
 // Trials i % 3 == 0 train, == 1 validate (lambda), == 2 test; the final fit uses train +
@@ -950,7 +956,8 @@ void recovery_metrics(const std::vector<std::vector<double>>& err,
 void heldout_adaptation_metrics(const Config& cfg, const Session& s,
                                 const std::vector<std::size_t>& ids, std::size_t change,
                                 bool latency_change, std::size_t n_learners,
-                                const std::string& prefix, Metrics& out) {
+                                const std::string& prefix, Metrics& out,
+                                HeldoutErrors& heldout) {
   const auto& trials = s.trials();
   const std::size_t K = cfg.bank_trials, P = s.bank_per_trial(), nf = s.n_features();
   if (ids.size() < change + K + cfg.steady_trials) return;
@@ -983,6 +990,7 @@ void heldout_adaptation_metrics(const Config& cfg, const Session& s,
     amp[l].assign(last + 1, kNaN);
     for (std::size_t k = first; k <= last; ++k) {
       err[l][k] = score(l, k, false);
+      heldout[l][ids[k]] = err[l][k];
       if (!latency_change) amp[l][k] = score(l, k, true);
     }
     double m = 0;
@@ -1009,7 +1017,8 @@ void heldout_adaptation_metrics(const Config& cfg, const Session& s,
 // its own post-change level (both means over steady_trials trials; trials_to_track).
 // Names: the [metrics] adaptation_cue reports adaptation_*; other cues
 // adaptation_<cue>_<from>_to_<to>_*, e.g. adaptation_C_p80_to_p20_t90_three_factor.
-void adaptation_metrics(const Config& cfg, const Session& s, uint32_t cue, Metrics& out) {
+void adaptation_metrics(const Config& cfg, const Session& s, uint32_t cue, Metrics& out,
+                        HeldoutErrors& heldout) {
   const auto& trials = s.trials();
   std::vector<std::size_t> ids;
   for (std::size_t i = 0; i < trials.size(); ++i)
@@ -1080,10 +1089,11 @@ void adaptation_metrics(const Config& cfg, const Session& s, uint32_t cue, Metri
       amp[l].push_back(n ? a / static_cast<double>(n) : kNaN);
     }
   recovery_metrics(series, amp, change, cfg.steady_trials, steady, latency_change, prefix, "", out);
-  heldout_adaptation_metrics(cfg, s, ids, change, latency_change, n_learners, prefix, out);
+  heldout_adaptation_metrics(cfg, s, ids, change, latency_change, n_learners, prefix, out,
+                             heldout);
 }
 
-void readout_metrics(const Config& cfg, const Session& s, Metrics& out) {
+void readout_metrics(const Config& cfg, const Session& s, Metrics& out, HeldoutErrors& heldout) {
   const auto& trials = s.trials();
   const std::size_t first = static_cast<std::size_t>(std::llround(cfg.baseline_ms / cfg.sample_ms));
   std::vector<double> t_in(s.t_rec().begin() + static_cast<long>(first), s.t_rec().end());
@@ -1152,7 +1162,7 @@ void readout_metrics(const Config& cfg, const Session& s, Metrics& out) {
   out.emplace_back("probability_scored_latencies", n_probability);
 
   // Adaptation: every cue whose condition changes between blocks (see adaptation_metrics).
-  for (uint32_t c = 0; c < cfg.cues.size(); ++c) adaptation_metrics(cfg, s, c, out);
+  for (uint32_t c = 0; c < cfg.cues.size(); ++c) adaptation_metrics(cfg, s, c, out, heldout);
 
   // What/when angle, bias excluded, with a neuron-permutation null.
   uint32_t c_a = 0, o_a = 0;
@@ -1243,10 +1253,12 @@ int run(RunContext& ctx) {
   ctx.log.end_progress();
 
   Metrics metrics;
+  HeldoutErrors heldout;
+  for (auto& h : heldout) h.assign(trials.size(), kNaN);
   const auto t1 = clock::now();
   if (complete) {
     clock_metrics(cfg, session, metrics);
-    readout_metrics(cfg, session, metrics);
+    readout_metrics(cfg, session, metrics, heldout);
     spiking_readout_metrics(cfg, session, metrics);
   }
   const double analysis_wall = std::chrono::duration<double>(clock::now() - t1).count();
@@ -1283,6 +1295,9 @@ int run(RunContext& ctx) {
   tg.write_dataset("err_when", session.err_when());
   tg.write_dataset("err_force_noreset", session.err_force(0));
   tg.write_dataset("err_force_reset", session.err_force(1));
+  tg.write_dataset("heldout_err_when", heldout[0]);
+  tg.write_dataset("heldout_err_force_noreset", heldout[1]);
+  tg.write_dataset("heldout_err_force_reset", heldout[2]);
   tg.write_attribute("cue_names", fmt::format("{}", fmt::join(cfg.cues, ",")));
   tg.write_attribute("outcome_names", fmt::format("{}", fmt::join(cfg.outcomes, ",")));
   std::vector<std::string> block_names;

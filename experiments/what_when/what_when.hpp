@@ -66,7 +66,11 @@
 // Result file (spikes.h5, besides the spikes):
 //   /trials     start_ms (cue onset), cue, outcome, latency_ms, probability, occurred, block,
 //               err_when, err_force_noreset, err_force_reset (per-trial MSE of the frozen
-//               output against p * target shape over the gate; NaN where not learned)
+//               output against p * target shape over the gate; NaN where not learned),
+//               heldout_err_when, heldout_err_force_noreset, heldout_err_force_reset (the
+//               held-out error of each trial's frozen weights, for the trials the held-out
+//               adaptation figures score: from steady_trials before a cue's first change
+//               to the last trial with a full bank; NaN elsewhere)
 //   /readouts   t_ms [S] (ms since cue), when, what_<outcome>, force_noreset, force_reset:
 //               [n_trials, S] decimated outputs aligned to each trial's cue
 //   /weights/<block>/when_<cue>, what_<outcome>, force_noreset, force_reset: end of block

@@ -344,7 +344,8 @@ def test_seed_average_of_one_run_is_that_run(result, tmp_path, capsys):
     figures = json.loads(js.read_text())["figures"]
     m = result["metrics"]
     names = [k for k in figures if k.startswith(("adaptation_", "timing_"))]
-    assert any("common_t90_force_reset" in k for k in names)
+    assert "adaptation_common_t90_force_reset" in names
+    assert "adaptation_heldout_common_t90_force_reset" in names
     assert "timing_post_A_peak_ms" in names
     for k in names:
         assert figures[k] == pytest.approx(m[k], rel=1e-9, abs=1e-12), k
@@ -361,25 +362,31 @@ def test_seed_average_of_two_runs(result, tmp_path):
     import json
     figures = json.loads(js.read_text())["figures"]
     cue = 0  # A, the adaptation cue
-    curves = {}
-    for path in (os.path.join(result["path"], "spikes.h5"), str(other)):
-        with h5py.File(path, "r") as f:
-            tr = {k: f["trials"][k][()] for k in f["trials"]}
-        ids = np.flatnonzero(tr["cue"] == cue)
-        for name, key in (("three_factor", "err_when"), ("force_noreset", "err_force_noreset"),
-                          ("force_reset", "err_force_reset")):
-            curves.setdefault(name, []).append(tr[key][ids])
-        lat = tr["latency_ms"][ids]
-    change = int(np.flatnonzero(lat != lat[0])[0])
-    mean = {k: np.mean(v, axis=0) for k, v in curves.items()}
-    steady = min(float(np.mean(e[-10:])) for e in mean.values())  # [metrics] steady_trials
-    assert figures["adaptation_steady_error"] == pytest.approx(steady, rel=1e-9)
-    threshold = steady + 0.1 * max(e[change] - steady for e in mean.values())
-    for name, e in mean.items():
-        k = _recover(e, change, steady)
-        assert figures[f"adaptation_t90_{name}"] == (k if k is not None else len(e) - change)
-        k = _below(e, change, threshold)
-        assert figures[f"adaptation_common_t90_{name}"] == (k if k is not None else len(e) - change)
+    for tag in ("", "heldout_"):
+        curves = {}
+        for path in (os.path.join(result["path"], "spikes.h5"), str(other)):
+            with h5py.File(path, "r") as f:
+                tr = {k: f["trials"][k][()] for k in f["trials"]}
+            ids = np.flatnonzero(tr["cue"] == cue)
+            for name, key in (("three_factor", "when"), ("force_noreset", "force_noreset"),
+                              ("force_reset", "force_reset")):
+                curves.setdefault(name, []).append(tr[f"{tag}err_{key}"][ids])
+            lat = tr["latency_ms"][ids]
+        change = int(np.flatnonzero(lat != lat[0])[0])
+        mean = {k: np.mean(v, axis=0) for k, v in curves.items()}
+        if tag:  # the last snapshot scored has a full bank: the 10th trial from the end
+            assert np.all(np.isnan(mean["three_factor"][-9:]))  # bank_trials = 10
+            mean = {k: v[:-9] for k, v in mean.items()}
+        assert not np.any(np.isnan(mean["force_reset"][change:]))
+        steady = min(float(np.mean(e[-10:])) for e in mean.values())  # [metrics] steady_trials
+        assert figures[f"adaptation_{tag}steady_error"] == pytest.approx(steady, rel=1e-9)
+        threshold = steady + 0.1 * max(e[change] - steady for e in mean.values())
+        for name, e in mean.items():
+            k = _recover(e, change, steady)
+            assert figures[f"adaptation_{tag}t90_{name}"] == (k if k is not None else len(e) - change)
+            k = _below(e, change, threshold)
+            assert figures[f"adaptation_{tag}common_t90_{name}"] == (
+                k if k is not None else len(e) - change)
     # A run with another number of post-change trials does not share cue A's schedule.
     shorter = _run_small(tmp_path, "short", "block.1.trials_per_condition=40")
     proc = subprocess.run(["/usr/bin/python3", "-m", "analysis", "ww-seeds", result["path"],
@@ -388,3 +395,27 @@ def test_seed_average_of_two_runs(result, tmp_path):
     assert proc.returncode == 2
     assert str(shorter) in proc.stderr and "schedule" in proc.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_seed_average_of_a_sweep_folder(tmp_path):
+    """A sweep folder stands for its finished points: ww-seeds on the folder gives the
+    figures of ww-seeds on the point folders listed in its index."""
+    import json
+    from analysis.cli import main
+    sweep = tmp_path / "sweep"
+    proc = subprocess.run([os.environ["SNNSIM_BIN"], "sweep",
+                           os.path.join(ROOT, "experiments", "what_when_small.toml"),
+                           "--sweep", "paradigm.seed=[1,2]", "--out", str(sweep), "--jobs", "2"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    with open(sweep / "index.csv") as f:
+        header, *rows = [line.rstrip("\n").split(",") for line in f]
+    points = [str(sweep / row[header.index("folder")]) for row in rows]
+    assert len(points) == 2
+    figures = {}
+    for name, args in (("folder", [str(sweep)]), ("points", points)):
+        js = tmp_path / f"{name}.json"
+        assert main(["ww-seeds", *args, "-o", str(tmp_path / f"{name}.png"), "--json", str(js)]) == 0
+        figures[name] = json.loads(js.read_text())
+    assert figures["folder"]["figures"] == figures["points"]["figures"]
+    assert len(figures["folder"]["runs"]) == 2
