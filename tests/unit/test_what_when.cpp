@@ -364,6 +364,47 @@ TEST_CASE("built-in configs validate; a condition naming an unknown cue is rejec
   }
 }
 
+TEST_CASE("out-of-range readout, gate, clock and paradigm values are rejected at their own key") {
+  // Each of these used to run: sigma 0 gave infinite errors, a negative gain flips the sign
+  // of learning, clock.trials < 9 silently left the clock figures out, and a negative eta0
+  // failed inside the readout without naming a key. eta0_when < 2 is the normalised LMS
+  // stability bound (models/readout.hpp, Eq. R1).
+  const experiments::Experiment* e = experiments::find("what_when");
+  REQUIRE(e != nullptr);
+  struct Case {
+    const char* table;
+    const char* key;
+    double value;
+  };
+  const Case cases[] = {{"readout", "target_sigma_ms", 0.0}, {"readout", "target_sigma_ms", -5.0},
+                        {"readout", "eta0_when", -0.1},      {"readout", "eta0_when", 2.0},
+                        {"readout", "eta0_what", -1.0},      {"readout", "surprise_gain", -1.0},
+                        {"readout", "outcome_gain", -1.0},   {"readout", "tau_min_ms", 0.0},
+                        {"readout", "tau_max_ms", 10.0},     {"paradigm", "iti_jitter_ms", -1.0},
+                        {"paradigm", "warmup_ms", -1.0}};
+  for (const auto& c : cases) {
+    CAPTURE(c.key);
+    auto doc = sim::load_config(std::string(SNNSIM_SOURCE_DIR) + "/experiments/what_when_small.toml");
+    doc.root[c.table].as_table()->insert_or_assign(c.key, c.value);
+    try {
+      e->validate(doc);
+      FAIL("expected an InputError");
+    } catch (const sim::InputError& err) {
+      CHECK(err.key == std::string(c.table) + "." + c.key);
+    }
+  }
+  auto doc = sim::load_config(std::string(SNNSIM_SOURCE_DIR) + "/experiments/what_when_small.toml");
+  doc.root["clock"].as_table()->insert_or_assign("trials", int64_t{8});
+  try {
+    e->validate(doc);
+    FAIL("expected an InputError");
+  } catch (const sim::InputError& err) {
+    CHECK(err.key == "clock.trials");
+  }
+  doc.root["clock"].as_table()->insert_or_assign("trials", int64_t{9});
+  CHECK_NOTHROW(e->validate(doc));
+}
+
 TEST_CASE("a cue listed twice in force.cues is rejected at its key") {
   // Two FORCE pairs of one cue would write the same /weights datasets at the first block end.
   const experiments::Experiment* e = experiments::find("what_when");
