@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import sparsey
     sparsey.add_parsers(sub, _add_common, _positive_int)
     from . import what_when
-    what_when.add_parsers(sub, _add_common)
+    what_when.add_parsers(sub, _add_common, _positive_int)
     return parser
 
 

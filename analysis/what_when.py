@@ -43,6 +43,11 @@ class WhatWhenRun:
             # angle_outcome of the resolved config), so plots show the same angle by default.
             self.angle_cue = self.angle_outcome = self.adaptation_cue = None
             self.steady_trials = self.snapshot_trials = None
+            # /run complete: 1 after a clean close, 0 while running or after an interruption
+            # (None in files without the attribute).
+            self.complete = None
+            if "run" in f and "complete" in f["run"].attrs:
+                self.complete = bool(int(f["run"].attrs["complete"]))
             if "run" in f and "config_toml" in f["run"].attrs:
                 import tomllib
                 text = f["run"].attrs["config_toml"]
@@ -239,7 +244,9 @@ def recovery_figures(mean: dict, change: int, steady_trials: int, smooth: int = 
     fig = {"steady_error": steady}
     sm = {k: smoothed_since(m, change, smooth) for k, m in mean.items()}
     jumps = {k: float(v[0] - steady) for k, v in sm.items()}
-    threshold = steady + 0.1 * max(jumps.values())
+    # As max_jump in recovery_metrics (what_when.cpp), which starts at 0: curves that all start below steady
+    # put the criterion at steady itself.
+    threshold = steady + 0.1 * max(0.0, *jumps.values())
 
     def t90(k):
         return (post, 1.0) if k is None else (float(k), 0.0)
@@ -260,22 +267,45 @@ def recovery_figures(mean: dict, change: int, steady_trials: int, smooth: int = 
     return {"figures": fig, "steady": steady, "threshold": threshold}
 
 
+def adaptation_prefix(run: WhatWhenRun, cue_name: str, ids: np.ndarray, change: int) -> str:
+    """The names of a cue's adaptation figures, as adaptation_metrics in what_when.cpp: the
+    run's [metrics] adaptation_cue reports adaptation_*, another cue
+    adaptation_<cue>_L<from>_to_L<to>_* (latency change) or adaptation_<cue>_p<from>_to_p<to>_*
+    (probability change, in percent)."""
+    if cue_name == run.adaptation_cue:
+        return "adaptation_"
+    tr = run.trials
+    a, b = ids[change - 1], ids[change]
+    if tr["latency_ms"][a] != tr["latency_ms"][b]:
+        return f"adaptation_{cue_name}_L{tr['latency_ms'][a]:.0f}_to_L{tr['latency_ms'][b]:.0f}_"
+    return (f"adaptation_{cue_name}_p{100 * tr['probability'][a]:.0f}_to_"
+            f"p{100 * tr['probability'][b]:.0f}_")
+
+
 def seed_average(runs: list[WhatWhenRun], cue_name: str, last: int, steady_trials: int,
                  smooth: int = 5) -> dict:
     """Adaptation and timing figures of `cue_name` on the mean over runs.
 
     Adaptation (the cue's first change): recovery_figures of the learners' mean per-trial
     error across runs, and of their mean held-out error (/trials heldout_err_*) with the
-    prefix heldout_.
+    prefix heldout_. The amplitude-tracking t90s the experiment adds for probability
+    changes are not computed here.
     Timing (every p = 1 condition of the cue): the mean over runs of each run's mean output
     over the last `last` trials of the condition, its peak, band and rise (>= 0.9 of the
-    peak at L - 50 ms). Runs must share the cue's schedule (trial counts, change, conditions).
+    peak at L - 50 ms).
+    Runs must be finished (/run complete = 1) and share the cue's schedule (trial counts,
+    change, conditions), the readout time grid, the outcome-input setting and the learners
+    that ran on the cue; a run that differs is named in the error. Figures that cannot be
+    computed are listed in res["notes"].
     """
     first = runs[0]
-    res = {"runs": len(runs), "figures": {}, "traces": {}}
+    res = {"runs": len(runs), "figures": {}, "traces": {}, "notes": [], "prefix": "adaptation_"}
     fig = res["figures"]
     ref = None
     for run in runs:
+        if run.complete is False:
+            raise AnalysisInputError(run.path, "the run did not finish (/run complete = 0): "
+                                     "its /trials and /metrics are partial", what="/run")
         if cue_name not in run.cue_names:
             raise AnalysisInputError(run.path, f"no cue {cue_name!r} (cues: "
                                      f"{', '.join(run.cue_names)})", what="/trials")
@@ -289,31 +319,67 @@ def seed_average(runs: list[WhatWhenRun], cue_name: str, last: int, steady_trial
             raise AnalysisInputError(run.path, f"cue {cue_name}: its schedule (trial count, "
                                      f"change point, latencies, probabilities) differs from "
                                      f"that of {first.path}", what="/trials")
+        if run.t_ms.shape != first.t_ms.shape or not np.array_equal(run.t_ms, first.t_ms):
+            raise AnalysisInputError(run.path, f"the readout time grid ({run.t_ms.size} "
+                                     f"samples) differs from that of {first.path} "
+                                     f"({first.t_ms.size} samples)", what="/readouts/t_ms")
+        if run.metrics.get("outcome_input") != first.metrics.get("outcome_input"):
+            raise AnalysisInputError(run.path, f"outcome_input = {run.metrics.get('outcome_input')} "
+                                     f"differs from {first.metrics.get('outcome_input')} in "
+                                     f"{first.path} (timing is scored on other trials)",
+                                     what="/metrics")
     n, change = ref[0], ref[1]
-    if change is not None and change >= steady_trials and n - change > steady_trials:
+    if change is None:
+        res["notes"].append(f"cue {cue_name} never changes latency or probability: no "
+                            "adaptation figures")
+    elif change < steady_trials or n - change <= steady_trials:
+        res["notes"].append(f"cue {cue_name}: no adaptation figures, the steady error over "
+                            f"{steady_trials} trials needs at least that many trials before "
+                            f"the change (has {change}) and more after it (has {n - change})")
+    else:
         ids = [cue_change(run, run.cue_names.index(cue_name))[0] for run in runs]
+        res["prefix"] = adaptation_prefix(first, cue_name, ids[0], change)
         fig["pre_change_trials"] = float(change)
         fig["post_change_trials"] = float(n - change)
         res["change"] = change
         res["latency_change"] = bool(ref[2][change - 1] != ref[2][change])
         for tag, column in (("", "err_"), ("heldout_", "heldout_err_")):
-            if any(column + "when" not in run.trials for run in runs):
-                continue  # files written before the held-out series were saved
-            mean = {}
-            for name, key, _ in LEARNERS:
+            old = [run for run in runs if column + "when" not in run.trials]
+            if old:  # files written before the held-out series were saved
+                what = "held-out" if tag else "per-trial"
+                res["notes"].append(f"no {what} figures: {old[0].path} has no "
+                                    f"/trials/{column}when")
+                continue
+            stacks = {}
+            for name, key, label in LEARNERS:
                 key = column + key[len("err_"):]
                 e = np.stack([run.trials[key][i] for run, i in zip(runs, ids)])
-                if not np.all(np.isnan(e[:, change:])):  # else no FORCE on this cue
-                    mean[name] = e.mean(axis=0)  # NaN where a run has no value
-            if tag:  # held out: scored up to the last trial with a full bank
-                defined = np.flatnonzero(~np.isnan(mean["three_factor"]))
+                ran = ~np.all(np.isnan(e[:, change:]), axis=1)  # the learner ran on the cue
+                if not ran.any():
+                    continue  # no FORCE on this cue
+                if not ran.all():
+                    lacking, having = int(np.flatnonzero(~ran)[0]), int(np.flatnonzero(ran)[0])
+                    raise AnalysisInputError(runs[lacking].path, f"cue {cue_name}: no {label} "
+                                             f"error after the change, which "
+                                             f"{runs[having].path} has (the runs differ in "
+                                             "force.cues)", what=f"/trials/{key}")
+                stacks[name] = e
+            end = n
+            if tag:  # held out: scored up to the last trial with a full bank in every run
+                defined = np.flatnonzero(~np.any(np.isnan(stacks["three_factor"]), axis=0))
                 if defined.size == 0:
+                    res["notes"].append("no held-out figures: no trial has a held-out error "
+                                        "in every run")
                     continue
-                mean = {k: m[:defined[-1] + 1] for k, m in mean.items()}
+                end = int(defined[-1]) + 1
+            for name, e in stacks.items():
+                bad = np.flatnonzero(np.any(np.isnan(e[:, change:end]), axis=1))
+                if bad.size:
+                    raise AnalysisInputError(runs[int(bad[0])].path, f"cue {cue_name}: "
+                                             f"{column}{name} has missing values after the "
+                                             "change", what="/trials")
+            mean = {k: e[:, :end].mean(axis=0) for k, e in stacks.items()}
             r = recovery_figures(mean, change, steady_trials, smooth)
-            if r is None:
-                raise AnalysisInputError(runs[0].path, f"cue {cue_name}: {column}* has missing "
-                                         "values after the change", what="/trials")
             for k, v in r["figures"].items():
                 fig[tag + k] = v
             res[tag + "curves"], res[tag + "steady"] = mean, r["steady"]
@@ -387,22 +453,39 @@ def panel_seed_timing(ax, res: dict) -> None:
 
 
 def expand_runs(paths: list[str]) -> list[str]:
-    """Run folders or spike files; a sweep folder (index.csv or index.h5) stands for its
-    finished points."""
-    import glob
+    """Run folders or spike files; a sweep folder (index.csv or index.h5) stands for the
+    points its index lists as done (other points are named on stderr)."""
     import os
+    from .errors import warn
+    from .io import read_sweep_index
     out = []
     for p in paths:
         if os.path.isdir(p) and any(os.path.exists(os.path.join(p, f))
                                     for f in ("index.csv", "index.h5")):
-            points = sorted(glob.glob(os.path.join(p, "points", "[0-9]*", "spikes.h5")))
-            if not points:
-                raise AnalysisInputError(p, "sweep folder without finished points",
-                                         what="points/")
-            out += points
+            index = read_sweep_index(p)
+            done = index.done()
+            for i in np.flatnonzero(~done):
+                warn(p, f"point {index.columns['point'][i]} skipped (status "
+                     f"{index.columns['status'][i]})")
+            if not done.any():
+                raise AnalysisInputError(p, "sweep folder without finished points (no "
+                                         "status 'done')", what="sweep index")
+            out += [index.spike_file(int(i)) for i in np.flatnonzero(done)]
         else:
             out.append(p)
     return out
+
+
+def _shared(runs: list[WhatWhenRun], attr: str, option: str):
+    """A config value every run shares (None when no run records it); runs that differ are
+    refused, naming the option that settles it."""
+    values = [getattr(r, attr) for r in runs]
+    for r, v in zip(runs, values):
+        if v != values[0]:
+            raise AnalysisInputError(r.path, f"metrics.{attr} = {v} differs from {values[0]} "
+                                     f"in {runs[0].path}; choose one with {option}",
+                                     what="/run config_toml")
+    return values[0]
 
 
 def seeds_command(args, output, save) -> None:
@@ -411,19 +494,26 @@ def seeds_command(args, output, save) -> None:
     paths = expand_runs(args.runs)
     runs = [WhatWhenRun(p) for p in paths]
     first = runs[0]
-    cue = args.cue or first.adaptation_cue or (first.force_cue or first.cue_names[0])
-    steady = args.steady_trials or first.steady_trials or 20
-    last = args.last or first.snapshot_trials or 100
-    res = seed_average(runs, cue, last, steady)
+    # Defaults as the experiment's: metrics.adaptation_cue (itself force.cue's first cue),
+    # steady_trials 20, snapshot_trials 100, when a file's config does not say.
+    cue = args.cue if args.cue is not None else _shared(runs, "adaptation_cue", "--cue")
+    if cue is None:
+        cue = first.force_cue or first.cue_names[0]
+    steady = (args.steady_trials if args.steady_trials is not None
+              else _shared(runs, "steady_trials", "--steady-trials"))
+    last = args.last if args.last is not None else _shared(runs, "snapshot_trials", "--last")
+    res = seed_average(runs, cue, 100 if last is None else last, 20 if steady is None else steady)
     args.file = args.runs[0]
     out = output(args, "ww-seeds")
-    prefix = {k: ("adaptation_" if not k.startswith("timing_") else "") for k in res["figures"]}
+    prefix = {k: ("" if k.startswith("timing_") else res["prefix"]) for k in res["figures"]}
     print(f"cue {cue}, mean of {len(runs)} runs:")
+    for note in res["notes"]:
+        print(f"note: {note}")
     for k, v in res["figures"].items():
         print(f"{prefix[k]}{k} = {v:.6g}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"runs": paths, "cue": cue,
+            json.dump({"runs": paths, "cue": cue, "notes": res["notes"],
                        "figures": {prefix[k] + k: v for k, v in res["figures"].items()}},
                       f, indent=1)
     fig, (a, b, c) = plt.subplots(1, 3, figsize=(16, 4.5))
@@ -437,11 +527,11 @@ def seeds_command(args, output, save) -> None:
 
 # --------------------------------------------------------------------------- commands
 
-def add_parsers(sub, add_common) -> None:
+def add_parsers(sub, add_common, positive_int) -> None:
     def common(name, help_text):
         p = sub.add_parser(name, help=help_text, description=help_text)
         add_common(p, window=False, pops=False)
-        p.add_argument("--last", type=int, default=100,
+        p.add_argument("--last", type=positive_int, default=100,
                        help="trials per condition averaged (the last ones; default 100)")
         return p
 
@@ -452,11 +542,13 @@ def add_parsers(sub, add_common) -> None:
                        "runs that share its schedule (e.g. network and schedule seeds).")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folders, spike files or sweep "
                    "folders (their finished points)")
-    p.add_argument("--cue", help="cue (default: the runs' metrics.adaptation_cue)")
-    p.add_argument("--last", type=int, help="trials per condition for the timing peak (default: "
-                   "the runs' metrics.snapshot_trials)")
-    p.add_argument("--steady-trials", type=int, help="trials of the steady error (default: the "
-                   "runs' metrics.steady_trials)")
+    p.add_argument("--cue", help="cue (default: the runs' metrics.adaptation_cue); another "
+                   "cue's figures are named as the experiment names them, e.g. "
+                   "adaptation_C_p80_to_p20_t90_three_factor (amplitude t90s are not computed)")
+    p.add_argument("--last", type=positive_int, help="trials per condition for the timing peak "
+                   "(default: the runs' metrics.snapshot_trials)")
+    p.add_argument("--steady-trials", type=positive_int, help="trials of the steady error "
+                   "(default: the runs' metrics.steady_trials)")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.add_argument("-o", "--output", metavar="OUT", help="figure file (default: "
                    "<first run>_ww-seeds.png)")

@@ -211,6 +211,18 @@ def test_probability_change_metrics_match_an_independent_computation(tmp_path):
     # The latency change of cue A keeps its plain names and, without FORCE on A, reports the
     # three-factor rule only.
     assert "adaptation_t90_three_factor" in m and "adaptation_t90_force_reset" not in m
+    # ww-seeds --cue C names C's figures as the run does; on one run they are the run's.
+    import json
+    from analysis.cli import main
+    js = tmp_path / "c.json"
+    assert main(["ww-seeds", str(out), "--cue", "C", "-o", str(tmp_path / "c.png"),
+                 "--json", str(js)]) == 0
+    figures = json.loads(js.read_text())["figures"]
+    names = [k for k in figures if k.startswith(prefix)]
+    assert prefix + "common_t90_force_reset" in names and prefix + "heldout_t90_three_factor" in names
+    for k in names:
+        assert figures[k] == pytest.approx(m[k], rel=1e-9, abs=1e-12), k
+    assert not any(k.startswith("adaptation_") and not k.startswith(prefix) for k in figures)
     # The probability code moves to the pre block (post changes a probability).
     assert m["probability_block"] == 0
 
@@ -397,6 +409,119 @@ def test_seed_average_of_two_runs(result, tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
+def _edited_copy(result, tmp_path, name, edit):
+    """A copy of the small run's spike file with `edit(h5py.File)` applied."""
+    import shutil
+    path = tmp_path / f"{name}.h5"
+    shutil.copy(os.path.join(result["path"], "spikes.h5"), path)
+    with h5py.File(path, "r+") as f:
+        edit(f)
+    return str(path)
+
+
+def _seeds(args, capsys):
+    """ww-seeds in process: (exit code, stdout, stderr); argparse errors exit 2 too."""
+    from analysis.cli import main
+    capsys.readouterr()
+    try:
+        code = main(["ww-seeds", *args])
+    except SystemExit as e:
+        code = e.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_seed_average_refuses_runs_it_cannot_average(result, tmp_path, capsys):
+    """ww-seeds refuses (exit 2, no figure) a run that did not finish, one with another readout
+    time grid, one without the FORCE learners the others have on the cue, and one with missing
+    errors after the change, naming that run and not the first; and runs whose steady_trials
+    differ unless --steady-trials settles it."""
+    run = os.path.join(result["path"], "spikes.h5")
+    ids = np.flatnonzero(result["trials"]["cue"] == 0)  # cue A, the adaptation cue
+    lat = result["trials"]["latency_ms"][ids]
+    change = int(np.flatnonzero(lat != lat[0])[0])
+
+    def unfinished(f):
+        f["run"].attrs["complete"] = np.int8(0)
+
+    def shifted_grid(f):
+        f["readouts"]["t_ms"][...] = f["readouts"]["t_ms"][()] + 0.5
+
+    def no_force_on_a(f):
+        for key in ("err_force_noreset", "err_force_reset", "heldout_err_force_noreset",
+                    "heldout_err_force_reset"):
+            v = f["trials"][key][()]
+            v[ids] = np.nan
+            f["trials"][key][...] = v
+
+    def hole_after_change(f):
+        v = f["trials"]["err_when"][()]
+        v[ids[change + 3]] = np.nan
+        f["trials"]["err_when"][...] = v
+
+    for name, edit, what in (("unfinished", unfinished, "complete = 0"),
+                             ("grid", shifted_grid, "/readouts/t_ms"),
+                             ("noforce", no_force_on_a, "force.cues"),
+                             ("hole", hole_after_change, "missing values")):
+        bad = _edited_copy(result, tmp_path, name, edit)
+        png = tmp_path / f"{name}.png"
+        code, _, err = _seeds([run, bad, "-o", str(png)], capsys)
+        assert code == 2, name
+        assert bad in err and what in err, err
+        assert not png.exists()
+
+    def other_steady(f):
+        text = f["run"].attrs["config_toml"]
+        text = text.decode() if isinstance(text, bytes) else str(text)
+        assert "steady_trials = 10" in text
+        f["run"].attrs["config_toml"] = text.replace("steady_trials = 10", "steady_trials = 12")
+
+    bad = _edited_copy(result, tmp_path, "steady", other_steady)
+    code, _, err = _seeds([run, bad, "-o", str(tmp_path / "s.png")], capsys)
+    assert code == 2 and bad in err and "--steady-trials" in err
+    code, _, _ = _seeds([run, bad, "--steady-trials", "10", "-o", str(tmp_path / "s.png")], capsys)
+    assert code == 0
+
+
+def test_seed_average_options_and_notes(result, tmp_path, capsys):
+    """--steady-trials and --last must be at least 1 (exit 2); a steady window longer than the
+    post-change trials, or a file without the held-out series, drops those figures with a note
+    instead of silently; and the common criterion never lies below the steady error
+    (recovery_figures on curves that all start below steady: criterion = steady)."""
+    import json
+    run = os.path.join(result["path"], "spikes.h5")
+    for option in ("--steady-trials", "--last"):
+        code, _, err = _seeds([run, option, "0", "-o", str(tmp_path / "z.png")], capsys)
+        assert code == 2 and "at least 1" in err
+    js = tmp_path / "long.json"
+    code, out, _ = _seeds([run, "--steady-trials", "100", "-o", str(tmp_path / "l.png"),
+                           "--json", str(js)], capsys)
+    assert code == 0 and "note: cue A: no adaptation figures" in out
+    data = json.loads(js.read_text())
+    assert data["notes"] and not any(k.startswith("adaptation_") for k in data["figures"])
+    assert any(k.startswith("timing_") for k in data["figures"])
+
+    def drop_heldout(f):
+        del f["trials"]["heldout_err_when"]
+    old = _edited_copy(result, tmp_path, "old", drop_heldout)
+    js = tmp_path / "old.json"
+    code, out, _ = _seeds([old, "-o", str(tmp_path / "o.png"), "--json", str(js)], capsys)
+    assert code == 0 and "no held-out figures" in out
+    figures = json.loads(js.read_text())["figures"]
+    assert "adaptation_t90_three_factor" in figures
+    assert not any(k.startswith("adaptation_heldout_") for k in figures)
+
+    from analysis.what_when import recovery_figures
+    e = np.linspace(1.0, 0.5, 40)
+    mean = {"three_factor": e, "force_noreset": e * 1.1, "force_reset": e * 1.2}
+    # A steady window of all 40 trials: steady = the lowest mean, mean(e) = 0.75. At the
+    # change (trial 35) the curves sit at e[35] = 0.55, 0.61 and 0.66, all below it: every
+    # jump is negative, so 10 % of the largest jump (floored at 0) adds nothing.
+    r = recovery_figures(mean, 35, 40)
+    assert r["steady"] == pytest.approx(float(np.mean(e)))
+    assert r["threshold"] == r["steady"]
+
+
 def test_seed_average_of_a_sweep_folder(tmp_path):
     """A sweep folder stands for its finished points: ww-seeds on the folder gives the
     figures of ww-seeds on the point folders listed in its index."""
@@ -419,3 +544,17 @@ def test_seed_average_of_a_sweep_folder(tmp_path):
         figures[name] = json.loads(js.read_text())
     assert figures["folder"]["figures"] == figures["points"]["figures"]
     assert len(figures["folder"]["runs"]) == 2
+    # Only points the index lists as done count: with the second marked failed, the folder
+    # stands for the first point alone (the file of the failed point is still there).
+    with h5py.File(sweep / "index.h5", "r+") as f:
+        status = f["points"]["status"]
+        values = [v.decode() if isinstance(v, bytes) else str(v) for v in status[()]]
+        values[1] = "failed"
+        status[...] = np.asarray(values, dtype=status.dtype)
+    js = tmp_path / "one.json"
+    assert main(["ww-seeds", str(sweep), "-o", str(tmp_path / "one.png"), "--json", str(js)]) == 0
+    one = json.loads(js.read_text())
+    assert one["runs"] == [os.path.join(points[0], "spikes.h5")]
+    single = tmp_path / "single.json"
+    assert main(["ww-seeds", points[0], "-o", str(tmp_path / "p.png"), "--json", str(single)]) == 0
+    assert one["figures"] == json.loads(single.read_text())["figures"]
