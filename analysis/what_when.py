@@ -541,7 +541,7 @@ def add_parsers(sub, add_common, positive_int) -> None:
                        "common criterion) and timing peaks of one cue, on the mean over "
                        "runs that share its schedule (e.g. network and schedule seeds).")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folders, spike files or sweep "
-                   "folders (their finished points)")
+                   "folders (their points with status done)")
     p.add_argument("--cue", help="cue (default: the runs' metrics.adaptation_cue); another "
                    "cue's figures are named as the experiment names them, e.g. "
                    "adaptation_C_p80_to_p20_t90_three_factor (amplitude t90s are not computed)")
