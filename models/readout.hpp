@@ -29,6 +29,21 @@
 // The "when" readout learns online (weights change every sample); the "what" readout
 // learns in consolidation mode (sum of M*e over the trial, applied at end_trial()).
 //
+// Diagonal preconditioning (an option of ours, ReadoutParams::precondition). Plain LMS
+// converges along each eigenvector of E[x x^T] at a rate proportional to its eigenvalue, and
+// the features' variances span orders of magnitude (a filter's variance grows with its time
+// constant), so the directions carried by fast, low-variance filters learn slowest. A
+// per-feature rate
+//   eta_i = eta0 D_i / S,   D_i = 1 / (v_i + floor * vbar),   S = sum_j D_j v_j     (Eq. R2)
+// with v_i the running mean of x_i^2 over the learning samples and vbar = E||x||^2 / n,
+// equalises the scales (the "diagonal" or Jacobi preconditioner of adaptive filtering;
+// e.g. Haykin, "Adaptive Filter Theory", transform-domain LMS). It keeps Eq. R1's bound:
+// the mean update's matrix is I - eta0 D R / S, and the eigenvalues of D R (those of
+// D^1/2 R D^1/2) lie in [0, trace(D R)] = [0, S], so eta0 in (0, 2) is stable in the mean.
+// The floor (relative to the mean variance) stops a feature that has barely varied so far
+// from taking a huge rate: D_i <= 1 / (floor * vbar). With floor -> infinity, Eq. R2 is
+// Eq. R1 again (D_i equal for all i).
+//
 // Parameters (FilteredFeatures):
 // | name      | default | unit | meaning                                                   |
 // |-----------|---------|------|-----------------------------------------------------------|
@@ -42,6 +57,8 @@
 // | mode          | online  | -             | online or consolidation                      |
 // | rectify       | true    | -             | y = max(0, w.x) instead of w.x               |
 // | bounds        | none    | w             | weight clipping                              |
+// | precondition  | none    | -             | none (Eq. R1) or diagonal (Eq. R2)           |
+// | precondition_floor | 0.1 | vbar        | Eq. R2's floor, relative to the mean variance |
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -162,12 +179,16 @@ class FilteredFeatures {
   uint64_t baseline_count_ = 0;
 };
 
+enum class Preconditioning { none, diagonal };
+
 struct ReadoutParams {
   double eta0 = 0.03;
   double feature_power = 0.0;
   LearningMode mode = LearningMode::online;
   bool rectify = true;
   WeightBounds bounds{};
+  Preconditioning precondition = Preconditioning::none;
+  double precondition_floor = 0.1;
 };
 
 // y = max(0, w . x) trained by the three-factor rule with e = x (Eq. R1).
@@ -177,6 +198,16 @@ class LinearReadout {
       : params_(params), w_(n_features, 0.0), acc_(n_features, 0.0) {
     if (!(params.eta0 >= 0) || !(params.feature_power >= 0))
       throw std::invalid_argument("LinearReadout: eta0 >= 0, feature_power >= 0");
+    if (params.precondition == Preconditioning::diagonal) {
+      if (!(params.precondition_floor > 0))
+        throw std::invalid_argument("LinearReadout: precondition_floor > 0");
+      if (params.feature_power > 0)
+        throw std::invalid_argument(
+            "LinearReadout: diagonal preconditioning estimates its own feature powers "
+            "(feature_power must be 0)");
+      sq_sum_.assign(n_features, 0.0);
+      rate_.assign(n_features, 0.0);
+    }
   }
 
   double drive(std::span<const double> x) const {
@@ -210,21 +241,35 @@ class LinearReadout {
   // One learning sample: computes y with the current weights, M = (target - y) * gate and
   // applies (online) or accumulates (consolidation) M * x. Returns M.
   double learn(std::span<const double> x, double target, double gate) {
-    if (params_.feature_power == 0) observe_power(x);
+    if (diagonal()) observe_feature_powers(x);
+    else if (params_.feature_power == 0) observe_power(x);
     const double m = plasticity::error_modulator(target, output(x), gate);
     if (m == 0.0) return m;
-    if (params_.mode == LearningMode::online)
-      plasticity::apply_three_factor(w_, x, eta() * m, params_.bounds);
-    else
+    if (params_.mode == LearningMode::consolidation)
       plasticity::accumulate_three_factor(acc_, x, m);
+    else if (diagonal())
+      apply_preconditioned(x, m);
+    else
+      plasticity::apply_three_factor(w_, x, eta() * m, params_.bounds);
     return m;
   }
 
   // Consolidation mode: w += eta * sum(M x), clears the sum. No-op online.
   void consolidate() {
     if (params_.mode != LearningMode::consolidation) return;
-    plasticity::apply_three_factor(w_, acc_, eta(), params_.bounds);
+    if (diagonal())
+      apply_preconditioned(acc_, 1.0);
+    else
+      plasticity::apply_three_factor(w_, acc_, eta(), params_.bounds);
     std::fill(acc_.begin(), acc_.end(), 0.0);
+  }
+
+  // Eq. R2's per-feature rates eta_i from the feature powers observed so far (diagonal
+  // preconditioning; all 0 while nothing was observed or without it).
+  std::vector<double> rates() {
+    if (!diagonal()) return std::vector<double>(w_.size(), 0.0);
+    update_rates();
+    return rate_;
   }
 
   std::span<double> weights() { return w_; }
@@ -233,11 +278,51 @@ class LinearReadout {
   const ReadoutParams& params() const { return params_; }
 
  private:
+  bool diagonal() const { return params_.precondition == Preconditioning::diagonal; }
+  // Running sums of x_i^2 (Eq. R2's v_i) and of ||x||^2.
+  void observe_feature_powers(std::span<const double> x) {
+    assert(x.size() == sq_sum_.size());
+    double s = 0.0;
+    for (std::size_t k = 0; k < x.size(); ++k) {
+      const double q = x[k] * x[k];
+      sq_sum_[k] += q;
+      s += q;
+    }
+    power_sum_ += s;
+    ++power_count_;
+  }
+  // rate_ = Eq. R2 from the current sums (the count cancels: v_i / vbar = sq_sum_i / mean sum).
+  void update_rates() {
+    const std::size_t n = rate_.size();
+    if (power_count_ == 0 || !(power_sum_ > 0) || n == 0) {
+      std::fill(rate_.begin(), rate_.end(), 0.0);
+      return;
+    }
+    const double count = static_cast<double>(power_count_);
+    const double floor = params_.precondition_floor * power_sum_ / (count * static_cast<double>(n));
+    double s = 0.0;
+    for (std::size_t k = 0; k < n; ++k) {
+      const double v = sq_sum_[k] / count;
+      rate_[k] = 1.0 / (v + floor);
+      s += rate_[k] * v;
+    }
+    const double scale = params_.eta0 / s;
+    for (double& r : rate_) r *= scale;
+  }
+  // w_i += eta_i * m * e_i (Eq. R2), clipped.
+  void apply_preconditioned(std::span<const double> e, double m) {
+    update_rates();
+    for (std::size_t k = 0; k < w_.size(); ++k)
+      w_[k] = params_.bounds.clip(w_[k] + rate_[k] * m * e[k]);
+  }
+
   ReadoutParams params_;
   std::vector<double> w_;
   std::vector<double> acc_;
   double power_sum_ = 0.0;
   uint64_t power_count_ = 0;
+  std::vector<double> sq_sum_;  // diagonal preconditioning: sum of x_i^2 over samples
+  std::vector<double> rate_;    // diagonal preconditioning: Eq. R2's eta_i
 };
 
 struct WhenWhatParams {

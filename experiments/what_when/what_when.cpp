@@ -63,6 +63,9 @@ struct Config {
   double tau_min_ms = 20, tau_max_ms = 1000, bias = 1.0, baseline_ms = 200;
   double sample_ms = 5, target_sigma_ms = 50;
   double eta0_when = 0.1, eta0_what = 0.003;
+  // The when readouts' per-feature rates (models/readout.hpp, Eq. R2) or one rate (Eq. R1).
+  bool precondition_when = false;
+  double precondition_floor = 0.1;
   double surprise_gain = 0.0, outcome_gain = 0.0;
   // Optional spiking readout neurons: spiking_neurons per readout (0 = none) in an extra
   // population "readout", each group driven by its readout's rectified output.
@@ -187,6 +190,10 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
   c.eta0_when = r.number("eta0_when", 0.1);
   if (!(c.eta0_when >= 0 && c.eta0_when < 2))
     r.fail("eta0_when", "expected 0 <= eta0_when < 2 (normalised LMS rate, stable in the mean below 2)");
+  c.precondition_when = r.choice("precondition_when", {"none", "diagonal"}, "none") == "diagonal";
+  c.precondition_floor = r.number("precondition_floor", 0.1);
+  if (!(c.precondition_floor > 0))
+    r.fail("precondition_floor", "expected > 0 (the floor of Eq. R2, relative to the mean feature variance)");
   c.eta0_what = r.number("eta0_what", 0.003);
   if (!(c.eta0_what >= 0)) r.fail("eta0_what", "expected >= 0");
   c.surprise_gain = r.number("surprise_gain", 0.0);
@@ -327,8 +334,13 @@ class Session {
     nf_ = features_->size();
     x_.assign(nf_, 0.0);
     for (std::size_t c = 0; c < cfg.cues.size(); ++c) {
-      when_.emplace_back(nf_, ro::ReadoutParams{.eta0 = cfg.eta0_when,
-                                                .mode = pl::LearningMode::online});
+      when_.emplace_back(
+          nf_, ro::ReadoutParams{.eta0 = cfg.eta0_when,
+                                 .mode = pl::LearningMode::online,
+                                 .precondition = cfg.precondition_when
+                                                     ? ro::Preconditioning::diagonal
+                                                     : ro::Preconditioning::none,
+                                 .precondition_floor = cfg.precondition_floor});
       gates_.emplace_back(gate_params(cfg.surprise_gain, cfg.outcome_gain), dt_);
     }
     for (std::size_t o = 0; o < cfg.outcomes.size(); ++o)

@@ -381,7 +381,7 @@ TEST_CASE("out-of-range readout, gate, clock and paradigm values are rejected at
                         {"readout", "eta0_what", -1.0},      {"readout", "surprise_gain", -1.0},
                         {"readout", "outcome_gain", -1.0},   {"readout", "tau_min_ms", 0.0},
                         {"readout", "tau_max_ms", 10.0},     {"paradigm", "iti_jitter_ms", -1.0},
-                        {"paradigm", "warmup_ms", -1.0}};
+                        {"paradigm", "warmup_ms", -1.0},     {"readout", "precondition_floor", 0.0}};
   for (const auto& c : cases) {
     CAPTURE(c.key);
     auto doc = sim::load_config(std::string(SNNSIM_SOURCE_DIR) + "/experiments/what_when_small.toml");
@@ -402,6 +402,16 @@ TEST_CASE("out-of-range readout, gate, clock and paradigm values are rejected at
     CHECK(err.key == "clock.trials");
   }
   doc.root["clock"].as_table()->insert_or_assign("trials", int64_t{9});
+  CHECK_NOTHROW(e->validate(doc));
+  // The when readouts' preconditioning is one of two names.
+  doc.root["readout"].as_table()->insert_or_assign("precondition_when", "jacobi");
+  try {
+    e->validate(doc);
+    FAIL("expected an InputError");
+  } catch (const sim::InputError& err) {
+    CHECK(err.key == "readout.precondition_when");
+  }
+  doc.root["readout"].as_table()->insert_or_assign("precondition_when", "diagonal");
   CHECK_NOTHROW(e->validate(doc));
 }
 
