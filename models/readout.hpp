@@ -241,8 +241,8 @@ class LinearReadout {
   // One learning sample: computes y with the current weights, M = (target - y) * gate and
   // applies (online) or accumulates (consolidation) M * x. Returns M.
   double learn(std::span<const double> x, double target, double gate) {
+    if (params_.feature_power == 0) observe_power(x);  // always so with diagonal()
     if (diagonal()) observe_feature_powers(x);
-    else if (params_.feature_power == 0) observe_power(x);
     const double m = plasticity::error_modulator(target, output(x), gate);
     if (m == 0.0) return m;
     if (params_.mode == LearningMode::consolidation)
@@ -279,17 +279,10 @@ class LinearReadout {
 
  private:
   bool diagonal() const { return params_.precondition == Preconditioning::diagonal; }
-  // Running sums of x_i^2 (Eq. R2's v_i) and of ||x||^2.
+  // Running sums of x_i^2 (Eq. R2's v_i); observe_power keeps the sum of ||x||^2 and the count.
   void observe_feature_powers(std::span<const double> x) {
     assert(x.size() == sq_sum_.size());
-    double s = 0.0;
-    for (std::size_t k = 0; k < x.size(); ++k) {
-      const double q = x[k] * x[k];
-      sq_sum_[k] += q;
-      s += q;
-    }
-    power_sum_ += s;
-    ++power_count_;
+    for (std::size_t k = 0; k < x.size(); ++k) sq_sum_[k] += x[k] * x[k];
   }
   // rate_ = Eq. R2 from the current sums (the count cancels: v_i / vbar = sq_sum_i / mean sum).
   void update_rates() {
