@@ -112,6 +112,14 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
   c.name = read_experiment_header(root, default_name);
   c.net = sim::read_network_config(root);
   const double dt = c.net.network.dt_ms;
+  // The trial schedule sets a what/when run's length (warm-up plus the blocks' trials); a
+  // duration of its own would be overwritten without a word, so only 0 is accepted.
+  if (c.net.run.duration_ms != 0)
+    root.table("simulation")
+        .fail("duration_ms",
+              fmt::format("expected 0: a what/when run lasts as long as its trial schedule (set "
+                          "paradigm.warmup_ms and the [[block]] trial counts), got {}",
+                          c.net.run.duration_ms));
 
   sim::TableReader p = root.table("paradigm", true);
   c.timing.warmup_ms = p.number("warmup_ms", 1500.0);

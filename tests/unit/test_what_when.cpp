@@ -366,8 +366,9 @@ TEST_CASE("built-in configs validate; a condition naming an unknown cue is rejec
 
 TEST_CASE("out-of-range readout, gate, clock and paradigm values are rejected at their own key") {
   // Each of these used to run: sigma 0 gave infinite errors, a negative gain flips the sign
-  // of learning, clock.trials < 9 silently left the clock figures out, and a negative eta0
-  // failed inside the readout without naming a key. eta0_when < 2 is the normalised LMS
+  // of learning, clock.trials < 9 silently left the clock figures out, a negative eta0
+  // failed inside the readout without naming a key, and a duration_ms other than 0 was
+  // replaced by the schedule's length without a word. eta0_when < 2 is the normalised LMS
   // stability bound (models/readout.hpp, Eq. R1).
   const experiments::Experiment* e = experiments::find("what_when");
   REQUIRE(e != nullptr);
@@ -381,7 +382,8 @@ TEST_CASE("out-of-range readout, gate, clock and paradigm values are rejected at
                         {"readout", "eta0_what", -1.0},      {"readout", "surprise_gain", -1.0},
                         {"readout", "outcome_gain", -1.0},   {"readout", "tau_min_ms", 0.0},
                         {"readout", "tau_max_ms", 10.0},     {"paradigm", "iti_jitter_ms", -1.0},
-                        {"paradigm", "warmup_ms", -1.0},     {"readout", "precondition_floor", 0.0}};
+                        {"paradigm", "warmup_ms", -1.0},     {"readout", "precondition_floor", 0.0},
+                        {"simulation", "duration_ms", 1000.0}};
   for (const auto& c : cases) {
     CAPTURE(c.key);
     auto doc = sim::load_config(std::string(SNNSIM_SOURCE_DIR) + "/experiments/what_when_small.toml");
