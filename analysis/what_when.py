@@ -4,7 +4,9 @@ Reads the result groups the experiment writes next to the spikes: ``/trials``,
 ``/readouts`` (per-trial outputs aligned to the cue, computed with the weights frozen at
 trial start), ``/weights/<block>/...`` and ``/metrics``. Subcommands (registered in
 ``analysis/cli.py``): ``ww-readout``, ``ww-probability``, ``ww-learning``, ``ww-angle``,
-``ww-summary``, and ``ww-seeds`` (figures on the mean of several runs).
+``ww-summary``, ``ww-seeds`` (figures on the mean of several runs) and ``ww-spectrum``
+(the eigenvalues of the features' second-moment matrix over the learning samples a run
+recorded with ``readout.record_samples_cue``).
 """
 
 from __future__ import annotations
@@ -525,6 +527,69 @@ def seeds_command(args, output, save) -> None:
     save(fig, args, out)
 
 
+def feature_spectrum(path: str, block: str | None = None, chunk: int = 8192) -> dict:
+    """Eigenvalues of R = E[x x^T] over a run's recorded learning samples
+    (``/learning_samples``, written with ``readout.record_samples_cue``), optionally only
+    those of one block's trials. R is what sets the speed of the rule along each direction:
+    LMS converges along an eigenvector at a rate proportional to its eigenvalue (Widrow &
+    Stearns 1985; models/readout.hpp, Eq. R1). Returns the eigenvalues (descending), their
+    shares of the trace and the cumulative shares."""
+    path = resolve_spike_path(path)
+    with open_h5(path) as f:
+        if "learning_samples" not in f:
+            raise AnalysisInputError(path, "no recorded learning samples (run with --set "
+                                     "readout.record_samples_cue=<cue>)", what="/learning_samples")
+        g = f["learning_samples"]
+        cue = str(g.attrs["cue"])
+        x = g["x"]
+        keep = np.ones(x.shape[0], dtype=bool)
+        if block is not None:
+            names = str(f["trials"].attrs["block_names"]).split(",")
+            if block not in names:
+                raise AnalysisInputError(path, f"no block '{block}' (blocks: {', '.join(names)})",
+                                         what="/trials")
+            trial_block = f["trials"]["block"][()]
+            keep = trial_block[g["trial"][()]] == names.index(block)
+        n = int(keep.sum())
+        if n == 0:
+            raise AnalysisInputError(path, "no learning samples in the selection",
+                                     what="/learning_samples")
+        gram = np.zeros((x.shape[1], x.shape[1]))
+        for start in range(0, x.shape[0], chunk):
+            rows = x[start:start + chunk].astype(np.float64)[keep[start:start + chunk]]
+            gram += rows.T @ rows
+    eig = np.linalg.eigvalsh(gram / n)[::-1]
+    eig = np.clip(eig, 0.0, None)  # rounding leaves tiny negative values of a PSD matrix
+    share = eig / eig.sum()
+    return {"cue": cue, "block": block, "samples": n, "eigenvalues": eig, "share": share,
+            "cumulative": np.cumsum(share)}
+
+
+def spectrum_command(args, output, save) -> None:
+    import matplotlib.pyplot as plt
+    out = output(args, "ww-spectrum")
+    d = feature_spectrum(args.file, args.block)
+    eig, cum = d["eigenvalues"], d["cumulative"]
+    where = f"block {d['block']}" if d["block"] else "all blocks"
+    print(f"cue {d['cue']}, {where}: {d['samples']} samples of {eig.size} features")
+    for k in (1, 2, 5, 10, 20, 50, 100):
+        if k <= eig.size:
+            print(f"top {k} eigenvalues: {100 * cum[k - 1]:.1f} % of the trace")
+    for k in (10, 100):
+        if k <= eig.size and eig[0] > 0:
+            print(f"lambda_{k} / lambda_1 = {eig[k - 1] / eig[0]:.3g}")
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    k = np.arange(1, eig.size + 1)
+    a.loglog(k, np.maximum(d["share"], 1e-300), lw=1)
+    a.set(xlabel="rank k", ylabel="λk / trace", title="eigenvalues of E[x xᵀ]")
+    b.semilogx(k, cum, lw=1)
+    b.set(xlabel="rank k", ylabel="share of the trace in the top k", ylim=(0, 1.02))
+    fig.suptitle(args.title or f"what/when features, cue {d['cue']} learning samples, {where}",
+                 fontsize=10)
+    fig.tight_layout()
+    save(fig, args, out)
+
+
 # --------------------------------------------------------------------------- commands
 
 def add_parsers(sub, add_common, positive_int) -> None:
@@ -554,6 +619,13 @@ def add_parsers(sub, add_common, positive_int) -> None:
                    "<first run>_ww-seeds.png)")
     p.add_argument("--dpi", type=int, default=150)
     p.add_argument("--title")
+
+    p = sub.add_parser("ww-spectrum", help="what/when: eigenvalues of the features' second "
+                       "moments over a run's recorded learning samples",
+                       description="Eigenvalues of E[x xᵀ] over the learning samples a run "
+                       "recorded (readout.record_samples_cue), as shares of the trace.")
+    add_common(p, window=False, pops=False)
+    p.add_argument("--block", help="only the samples of this block's trials (default: all)")
 
     p = common("ww-readout", "what/when: readout vs time since cue per condition (mean ± s.d.)")
     p.add_argument("--readout", default="when", help="when, what_<outcome>, force_noreset, "
@@ -587,6 +659,8 @@ def run_command(args, output, save) -> None:
     name = args.command
     if name == "ww-seeds":
         return seeds_command(args, output, save)
+    if name == "ww-spectrum":
+        return spectrum_command(args, output, save)
     out = output(args, name)
     run = WhatWhenRun(args.file)
     cue = getattr(args, "cue", None) or run.angle_cue or run.cue_names[0]
@@ -625,4 +699,5 @@ def run_command(args, output, save) -> None:
     save(fig, args, out)
 
 
-COMMANDS = ("ww-readout", "ww-probability", "ww-learning", "ww-angle", "ww-summary", "ww-seeds")
+COMMANDS = ("ww-readout", "ww-probability", "ww-learning", "ww-angle", "ww-summary", "ww-seeds",
+            "ww-spectrum")

@@ -531,23 +531,30 @@ Dataset Group::write_dataset(std::string_view name, std::span<const std::string>
   return Dataset(std::move(dataset), file_name_, full);
 }
 
-Dataset Group::write_dataset_2d(std::string_view name, hsize_t rows, hsize_t cols,
-                                std::span<const double> row_major) {
+Dataset Group::write_matrix(std::string_view name, hsize_t rows, hsize_t cols, std::size_t count,
+                            hid_t type, const void* row_major) {
   const std::string full = child_path(name);
   const std::string where = file_name_ + ":" + full;
-  if (row_major.size() != rows * cols)
-    throw std::invalid_argument(where + ": " + std::to_string(row_major.size()) +
-                                " values do not fill " + std::to_string(rows) + " x " +
-                                std::to_string(cols));
+  if (count != rows * cols)
+    throw std::invalid_argument(where + ": " + std::to_string(count) + " values do not fill " +
+                                std::to_string(rows) + " x " + std::to_string(cols));
   const hsize_t dims[2] = {rows, cols};
   Handle space = simple_space(dims, where);
-  Handle dataset =
-      create_dataset(*this, std::string(name), H5T_NATIVE_DOUBLE, space.get(), H5P_DEFAULT, where);
-  if (!row_major.empty())
-    check(
-        H5Dwrite(dataset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, row_major.data()),
-        where, "writing the dataset");
+  Handle dataset = create_dataset(*this, std::string(name), type, space.get(), H5P_DEFAULT, where);
+  if (count > 0)
+    check(H5Dwrite(dataset.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, row_major), where,
+          "writing the dataset");
   return Dataset(std::move(dataset), file_name_, full);
+}
+
+Dataset Group::write_dataset_2d(std::string_view name, hsize_t rows, hsize_t cols,
+                                std::span<const double> row_major) {
+  return write_matrix(name, rows, cols, row_major.size(), H5T_NATIVE_DOUBLE, row_major.data());
+}
+
+Dataset Group::write_dataset_2d(std::string_view name, hsize_t rows, hsize_t cols,
+                                std::span<const float> row_major) {
+  return write_matrix(name, rows, cols, row_major.size(), H5T_NATIVE_FLOAT, row_major.data());
 }
 
 Dataset Group::open_dataset(std::string_view path) const {

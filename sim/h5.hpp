@@ -187,10 +187,17 @@ class Group : public Object {
   }
   Dataset write_dataset_2d(std::string_view name, hsize_t rows, hsize_t cols,
                            std::span<const double> row_major);
+  // Stored as 32-bit IEEE floats (half the size, for large sample matrices).
+  Dataset write_dataset_2d(std::string_view name, hsize_t rows, hsize_t cols,
+                           std::span<const float> row_major);
   Dataset open_dataset(std::string_view path) const;
 
  protected:
   using Object::Object;
+
+ private:
+  Dataset write_matrix(std::string_view name, hsize_t rows, hsize_t cols, std::size_t count,
+                       hid_t type, const void* row_major);
 };
 
 class File : public Group {

@@ -67,6 +67,8 @@ struct Config {
   bool precondition_when = false;
   double precondition_floor = 0.1;
   double surprise_gain = 0.0, outcome_gain = 0.0;
+  // The cue whose when readout's learning samples are written to /learning_samples (-1 = none).
+  int record_samples_cue = -1;
   // Optional spiking readout neurons: spiking_neurons per readout (0 = none) in an extra
   // population "readout", each group driven by its readout's rectified output.
   uint32_t spiking_neurons = 0;
@@ -208,6 +210,11 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
   if (!(c.surprise_gain >= 0)) r.fail("surprise_gain", "expected >= 0 (a gain added to the gate)");
   c.outcome_gain = r.number("outcome_gain", 0.0);
   if (!(c.outcome_gain >= 0)) r.fail("outcome_gain", "expected >= 0 (a gain added to the gate)");
+  // Every learning sample of one cue's when readout (features, target, gate, output), for
+  // offline analysis of what the rule saw: 4 (N + 1) bytes per sample, e.g. about 0.56 GB for
+  // cue A of what_when.toml (500 trials x 280 samples x 1001 features).
+  if (const std::string cue = r.string("record_samples_cue", ""); !cue.empty())
+    c.record_samples_cue = static_cast<int>(index_of(r, "record_samples_cue", c.cues, cue));
   // Spiking readout neurons (an option of ours): groups of Izhikevich RS cells (2003 Fig. 2
   // parameters) whose input current is spiking_gain x the readout's rectified output,
   // updated every sample_ms, plus Gaussian noise so a group fires asynchronously and its rate
@@ -466,6 +473,15 @@ class Session {
   const Bank& bank(std::size_t trial) const { return bank_[trial]; }
   std::size_t bank_per_trial() const { return bank_per_trial_; }
   sim::Step bank_steps() const { return bank_steps_; }
+  // Learning samples of cfg.record_samples_cue's when readout, in learning order: the
+  // features x (n_features() per sample), the trial index, time since the cue, the target,
+  // the gate and the output before the update (M = (target - output) * gate).
+  struct Samples {
+    std::vector<float> x;
+    std::vector<uint32_t> trial;
+    std::vector<double> t_ms, target, gate, output;
+  };
+  const Samples& samples() const { return samples_; }
   // Called at the end of each block with the block index (weights snapshot).
   std::function<void(uint32_t)> on_block_end;
 
@@ -579,6 +595,7 @@ class Session {
     auto& readout = when_[t.cue];
     const double y_now = readout.output(x_);
     const double g = gates_[t.cue].update(s, target_when - y_now);
+    if (static_cast<int>(t.cue) == cfg_.record_samples_cue) record_sample(t_ms, target_when, g, y_now);
     readout.learn(x_, target_when, g);
     for (std::size_t o = 0; o < what_.size(); ++o)
       what_[o].learn(x_, (t.occurred && t.outcome == o) ? 1.0 : 0.0, g);
@@ -595,6 +612,15 @@ class Session {
   }
 
   sim::Step force_steps() const { return step(cfg_.force_update_ms); }
+
+  void record_sample(double t_ms, double target, double gate, double output) {
+    samples_.x.insert(samples_.x.end(), x_.begin(), x_.end());  // narrowed to float
+    samples_.trial.push_back(static_cast<uint32_t>(trial_));
+    samples_.t_ms.push_back(t_ms);
+    samples_.target.push_back(target);
+    samples_.gate.push_back(gate);
+    samples_.output.push_back(output);
+  }
 
   // One RLS step. With rectification the error is that of the rectified output,
   // max(0, w.x) - d, the error the three-factor rule learns from (M = d - max(0, w.x)): RLS
@@ -706,6 +732,7 @@ class Session {
   std::vector<double> x_;
   std::vector<ro::LinearReadout> when_, what_;
   std::vector<pl::AttentionGate> gates_;
+  Samples samples_;
   // One FORCE pair per listed cue: without (a) and with (b) P reset; b splits off a at the
   // first block that changes the cue's condition.
   struct Force {
@@ -1348,6 +1375,19 @@ int run(RunContext& ctx) {
     rg.write_dataset_2d("force_reset", n, m, session.rec_force(1));
     rg.write_attribute("force_cue", cfg.force_cue);
     rg.write_attribute("force_cues", fmt::format("{}", fmt::join(cfg.force_cues, ",")));
+  }
+  if (cfg.record_samples_cue >= 0) {
+    const auto& smp = session.samples();
+    sim::h5::Group sg = file.create_group("learning_samples");
+    sg.write_attribute("cue", cfg.cues[static_cast<std::size_t>(cfg.record_samples_cue)]);
+    sg.write_attribute("eta0", cfg.eta0_when);
+    sg.write_attribute("precondition", cfg.precondition_when ? "diagonal" : "none");
+    sg.write_dataset_2d("x", smp.trial.size(), session.n_features(), std::span<const float>(smp.x));
+    sg.write_dataset("trial", smp.trial);
+    sg.write_dataset("t_ms", smp.t_ms);
+    sg.write_dataset("target", smp.target);
+    sg.write_dataset("gate", smp.gate);
+    sg.write_dataset("output", smp.output);
   }
   sim::h5::Group mg = file.create_group("metrics");
   for (auto& [k, v] : metrics) {
