@@ -667,3 +667,29 @@ TEST_CASE("h5 layer: attributes replace, appendable datasets grow across chunks"
   CHECK(g.open_dataset("grow").read<uint64_t>(7, 3) == std::vector<uint64_t>{49, 64, 81});
   CHECK_THROWS_AS(g.open_dataset("grow").read<uint64_t>(8, 3), sim::h5::Error);
 }
+
+TEST_CASE("h5 layer: 2-D datasets keep their shape; float matrices are stored as float32") {
+  const fs::path file = test_dir("h5_matrix") / "data.h5";
+  // 0.1f is not 0.1: reading the float32 dataset back as double must give the float's value.
+  const std::vector<float> xf = {0.1f, -2.5f, 3.0f, 1e-20f, 7.25f, -0.0f};
+  const std::vector<double> xd = {0.1, -2.5, 3.0, 1e-20, 7.25, -0.0};
+  {
+    sim::h5::File f = sim::h5::File::create(file.string());
+    f.write_dataset_2d("f", 2, 3, std::span<const float>(xf));
+    f.write_dataset_2d("d", 3, 2, xd);
+    CHECK_THROWS_AS(f.write_dataset_2d("bad", 2, 2, std::span<const float>(xf)),
+                    std::invalid_argument);
+  }
+  sim::h5::File r = sim::h5::File::open_read_only(file.string());
+  const auto f = r.open_dataset("f"), d = r.open_dataset("d");
+  CHECK(f.type_name() == "float32");
+  CHECK(d.type_name() == "float64");
+  CHECK(f.shape() == std::vector<hsize_t>{2, 3});
+  CHECK(d.shape() == std::vector<hsize_t>{3, 2});
+  const auto back = f.read<double>();
+  REQUIRE(back.size() == xf.size());
+  for (std::size_t i = 0; i < xf.size(); ++i) CHECK(back[i] == static_cast<double>(xf[i]));
+  CHECK(back[0] != 0.1);
+  CHECK(d.read<double>() == xd);
+  CHECK_FALSE(r.exists("bad"));
+}
