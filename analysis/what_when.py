@@ -6,7 +6,8 @@ trial start), ``/weights/<block>/...`` and ``/metrics``. Subcommands (registered
 ``analysis/cli.py``): ``ww-readout``, ``ww-probability``, ``ww-learning``, ``ww-angle``,
 ``ww-summary``, ``ww-seeds`` (figures on the mean of several runs) and ``ww-spectrum``
 (the eigenvalues of the features' second-moment matrix over the learning samples a run
-recorded with ``readout.record_samples_cue``).
+recorded with ``readout.record_samples_cue``) and ``ww-offline-fit`` (how well a readout
+fitted offline to a block's first n trials of those samples does, beside the run's rule).
 """
 
 from __future__ import annotations
@@ -565,6 +566,139 @@ def feature_spectrum(path: str, block: str | None = None, chunk: int = 8192) -> 
             "cumulative": np.cumsum(share)}
 
 
+def rectified_ridge(x: np.ndarray, d: np.ndarray, penalties, gram: np.ndarray | None = None,
+                    max_iterations: int = 100) -> dict:
+    """Ridge fit of a rectified readout y = max(0, w.x) the way the three-factor rule fits it:
+    the rule's mean update E[(d - max(0, w.x)) x] (models/readout.hpp, Eq. R1; no ReLU
+    derivative) vanishes, with a ridge term, where
+        x^T (max(0, x w) - d) + lam * s * w = 0,   s = trace(x^T x) / p,
+    the minimum of the convex J(w) = sum(F(x w) - d x w) + lam s |w|^2 / 2, F(y) = max(0, y)^2 / 2
+    (FORCE's rectified target d + min(0, w.x) has the same fixed point). Solved by Newton's
+    method on J, which is piecewise quadratic: with A the samples of positive drive, solve
+    (x_A^T x_A + lam s I) w = x^T d, recompute A, until A stops changing (the solution is then
+    exact). It starts from the plain ridge fit (A = all samples) at the largest penalty and
+    takes each smaller one from the last one's A, updating x_A^T x_A by the rows that enter
+    or leave. `gram` = x^T x when the caller has it. Returns {lam: (w, converged)}."""
+    rhs = x.T @ d
+    g = (x.T @ x) if gram is None else gram.copy()
+    eye = np.eye(x.shape[1])
+    scale = float(np.trace(g)) / x.shape[1]
+    out = {}
+    active = np.ones(x.shape[0], dtype=bool)
+    for lam in sorted(penalties, reverse=True):
+        converged = False
+        for _ in range(max_iterations):
+            w = np.linalg.solve(g + lam * scale * eye, rhs)
+            now = x @ w > 0
+            enter, leave = now & ~active, active & ~now
+            if not enter.any() and not leave.any():
+                converged = True
+                break
+            g += x[enter].T @ x[enter] - x[leave].T @ x[leave]
+            active = now
+        out[lam] = (w, converged)
+    return out
+
+
+OFFLINE_PENALTIES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+
+
+def offline_fit_curve(path: str, block: str, fit_trials, validation: int = 25, test: int = 25,
+                      smooth: int = 5) -> dict:
+    """For each n in fit_trials: a rectified ridge readout (rectified_ridge) fitted from
+    scratch to the first n trials of `block` in the run's recorded learning samples, its
+    penalty chosen on the `validation` trials before the block's last `test` trials, and its
+    mean squared error against the expected target on those last `test` trials. Beside it
+    the run's own rule: the held-out error of its frozen weights (/trials
+    heldout_err_when), the `smooth`-trial mean ending at the n-th trial of the block. What
+    the offline curve shows is how many trials of data a linear readout of these features
+    needs, whatever its learning rule."""
+    path = resolve_spike_path(path)
+    with open_h5(path) as f:
+        if "learning_samples" not in f:
+            raise AnalysisInputError(path, "no recorded learning samples (run with --set "
+                                     "readout.record_samples_cue=<cue>)", what="/learning_samples")
+        g = f["learning_samples"]
+        if "expected" not in g:
+            raise AnalysisInputError(path, "the learning samples have no expected targets",
+                                     what="/learning_samples/expected")
+        names = str(f["trials"].attrs["block_names"]).split(",")
+        if block not in names:
+            raise AnalysisInputError(path, f"no block '{block}' (blocks: {', '.join(names)})",
+                                     what="/trials")
+        trial_block = f["trials"]["block"][()]
+        trial = g["trial"][()]
+        rows = np.flatnonzero(trial_block[trial] == names.index(block))
+        ids, counts = np.unique(trial[rows], return_counts=True)
+        if ids.size == 0 or np.any(counts != counts[0]):
+            raise AnalysisInputError(path, f"block '{block}' has no trials of equal sample "
+                                     "counts in the recording", what="/learning_samples")
+        per = int(counts[0])
+        need = max(fit_trials) + validation + test
+        if need > ids.size:
+            raise AnalysisInputError(path, f"block '{block}' has {ids.size} trials of the "
+                                     f"recorded cue; {max(fit_trials)} to fit, {validation} to "
+                                     f"validate and {test} to test need {need}",
+                                     what="/learning_samples")
+        lo, hi = rows[0], rows[-1] + 1  # a block's samples are contiguous (learning order)
+        x = g["x"][lo:hi].astype(np.float64).reshape(ids.size, per, -1)
+        expected = g["expected"][lo:hi].reshape(ids.size, per)
+        target = g["target"][lo:hi].reshape(ids.size, per)
+        cue = str(g.attrs["cue"])
+        heldout = f["trials"]["heldout_err_when"][()][ids]
+
+    def error(w, sel):
+        return float(np.mean((np.maximum(0.0, x[sel] @ w) - expected[sel]) ** 2))
+
+    val = np.arange(ids.size - test - validation, ids.size - test)
+    tst = np.arange(ids.size - test, ids.size)
+    points = []
+    gram = np.zeros((x.shape[2], x.shape[2]))
+    done = 0
+    for n in sorted(fit_trials):
+        more = x[done:n].reshape((n - done) * per, -1)  # the Gram matrix grows trial by trial
+        gram += more.T @ more
+        done = n
+        fits = rectified_ridge(x[:n].reshape(n * per, -1), target[:n].reshape(-1),
+                               OFFLINE_PENALTIES, gram=gram)
+        lam = min(fits, key=lambda k: error(fits[k][0], val))
+        rule = heldout[max(0, n - smooth):n]
+        points.append({"trials": n, "penalty": lam, "test_error": error(fits[lam][0], tst),
+                       "converged": all(c for _, c in fits.values()),
+                       "rule_heldout_error": (float(np.mean(rule))
+                                              if np.all(np.isfinite(rule)) else float("nan"))})
+    late = heldout[ids.size - test - validation:ids.size - test]
+    return {"cue": cue, "block": block, "trials_in_block": int(ids.size), "points": points,
+            "rule_late_heldout_error": (float(np.mean(late[np.isfinite(late)]))
+                                        if np.any(np.isfinite(late)) else float("nan"))}
+
+
+def offline_fit_command(args, output, save) -> None:
+    import matplotlib.pyplot as plt
+    out = output(args, "ww-offline-fit")
+    d = offline_fit_curve(args.file, args.block, args.fit_trials, args.validation, args.test)
+    print(f"cue {d['cue']}, block {d['block']} ({d['trials_in_block']} trials): rectified "
+          f"ridge fitted from scratch to the first n trials, tested on the last {args.test}")
+    for p in d["points"]:
+        print(f"n = {p['trials']}: offline fit {p['test_error']:.4g} (penalty {p['penalty']:g}"
+              f"{'' if p['converged'] else ', NOT converged'}), the run's rule held out "
+              f"{p['rule_heldout_error']:.4g}")
+    print(f"the run's rule held out over the validation trials: {d['rule_late_heldout_error']:.4g}")
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    n = [p["trials"] for p in d["points"]]
+    ax.plot(n, [p["test_error"] for p in d["points"]], "o-", label="offline rectified ridge, "
+            "fitted to the first n trials")
+    ax.plot(n, [p["rule_heldout_error"] for p in d["points"]], "s--",
+            label="the run's rule at trial n (held out)")
+    ax.axhline(d["rule_late_heldout_error"], color="0.5", lw=0.8,
+               label="the run's rule, late in the block")
+    ax.set(xscale="log", xlabel="trials of the block", ylabel="mean squared error")
+    ax.legend(fontsize=8)
+    ax.set_title(args.title or f"what/when, cue {d['cue']}, block {d['block']}", fontsize=10)
+    fig.tight_layout()
+    save(fig, args, out)
+
+
 def spectrum_command(args, output, save) -> None:
     import matplotlib.pyplot as plt
     out = output(args, "ww-spectrum")
@@ -627,6 +761,22 @@ def add_parsers(sub, add_common, positive_int) -> None:
     add_common(p, window=False, pops=False)
     p.add_argument("--block", help="only the samples of this block's trials (default: all)")
 
+    p = sub.add_parser("ww-offline-fit", help="what/when: a readout fitted offline to a block's "
+                       "first n trials of the recorded learning samples, beside the run's rule",
+                       description="How well a rectified ridge readout fitted from scratch to "
+                       "the first n trials of a block does on the block's last trials (penalty "
+                       "chosen on the trials before them), beside the run's own rule at trial n; "
+                       "needs readout.record_samples_cue.")
+    add_common(p, window=False, pops=False)
+    p.add_argument("--block", required=True, help="the block (e.g. the one after a change)")
+    p.add_argument("--fit-trials", type=lambda t: sorted({positive_int(v) for v in t.split(",")}),
+                   default=[5, 10, 20, 30, 40, 60, 100], metavar="N,N,...",
+                   help="numbers of trials to fit (default 5,10,20,30,40,60,100)")
+    p.add_argument("--validation", type=positive_int, default=25,
+                   help="trials that choose the penalty (default 25)")
+    p.add_argument("--test", type=positive_int, default=25,
+                   help="last trials of the block that score the fits (default 25)")
+
     p = common("ww-readout", "what/when: readout vs time since cue per condition (mean ± s.d.)")
     p.add_argument("--readout", default="when", help="when, what_<outcome>, force_noreset, "
                    "force_reset (default when)")
@@ -661,6 +811,8 @@ def run_command(args, output, save) -> None:
         return seeds_command(args, output, save)
     if name == "ww-spectrum":
         return spectrum_command(args, output, save)
+    if name == "ww-offline-fit":
+        return offline_fit_command(args, output, save)
     out = output(args, name)
     run = WhatWhenRun(args.file)
     cue = getattr(args, "cue", None) or run.angle_cue or run.cue_names[0]
@@ -700,4 +852,4 @@ def run_command(args, output, save) -> None:
 
 
 COMMANDS = ("ww-readout", "ww-probability", "ww-learning", "ww-angle", "ww-summary", "ww-seeds",
-            "ww-spectrum")
+            "ww-spectrum", "ww-offline-fit")

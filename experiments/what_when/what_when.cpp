@@ -474,12 +474,13 @@ class Session {
   std::size_t bank_per_trial() const { return bank_per_trial_; }
   sim::Step bank_steps() const { return bank_steps_; }
   // Learning samples of cfg.record_samples_cue's when readout, in learning order: the
-  // features x (n_features() per sample), the trial index, time since the cue, the target,
-  // the gate and the output before the update (M = (target - output) * gate).
+  // features x (n_features() per sample), the trial index, time since the cue, the target
+  // (the outcome that occurred), the expected target (p x the target shape: what errors are
+  // scored against), the gate and the output before the update (M = (target - output) * gate).
   struct Samples {
     std::vector<float> x;
     std::vector<uint32_t> trial;
-    std::vector<double> t_ms, target, gate, output;
+    std::vector<double> t_ms, target, expected, gate, output;
   };
   const Samples& samples() const { return samples_; }
   // Called at the end of each block with the block index (weights snapshot).
@@ -595,7 +596,7 @@ class Session {
     auto& readout = when_[t.cue];
     const double y_now = readout.output(x_);
     const double g = gates_[t.cue].update(s, target_when - y_now);
-    if (static_cast<int>(t.cue) == cfg_.record_samples_cue) record_sample(t_ms, target_when, g, y_now);
+    if (static_cast<int>(t.cue) == cfg_.record_samples_cue) record_sample(t_ms, target_when, expected_when, g, y_now);
     readout.learn(x_, target_when, g);
     for (std::size_t o = 0; o < what_.size(); ++o)
       what_[o].learn(x_, (t.occurred && t.outcome == o) ? 1.0 : 0.0, g);
@@ -613,11 +614,12 @@ class Session {
 
   sim::Step force_steps() const { return step(cfg_.force_update_ms); }
 
-  void record_sample(double t_ms, double target, double gate, double output) {
+  void record_sample(double t_ms, double target, double expected, double gate, double output) {
     samples_.x.insert(samples_.x.end(), x_.begin(), x_.end());  // narrowed to float
     samples_.trial.push_back(static_cast<uint32_t>(trial_));
     samples_.t_ms.push_back(t_ms);
     samples_.target.push_back(target);
+    samples_.expected.push_back(expected);
     samples_.gate.push_back(gate);
     samples_.output.push_back(output);
   }
@@ -1386,6 +1388,7 @@ int run(RunContext& ctx) {
     sg.write_dataset("trial", smp.trial);
     sg.write_dataset("t_ms", smp.t_ms);
     sg.write_dataset("target", smp.target);
+    sg.write_dataset("expected", smp.expected);
     sg.write_dataset("gate", smp.gate);
     sg.write_dataset("output", smp.output);
   }

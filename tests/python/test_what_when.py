@@ -582,7 +582,13 @@ def _replay_when(x, target, gate, eta0, ends):
     return outputs, [at[e] for e in ends]
 
 
-def test_recorded_learning_samples_replay_to_the_run_weights(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    """The small config with cue A's learning samples recorded (readout.record_samples_cue)."""
+    return _run_small(tmp_path_factory.mktemp("rec"), "rec", "readout.record_samples_cue=A")
+
+
+def test_recorded_learning_samples_replay_to_the_run_weights(recorded, tmp_path, capsys):
     """readout.record_samples_cue writes every learning sample of one cue's when readout
     (/learning_samples). Replaying Eq. R1 on them (an independent implementation here) must
     give the recorded outputs before each update and the run's own weights at each block end
@@ -592,7 +598,7 @@ def test_recorded_learning_samples_replay_to_the_run_weights(tmp_path, capsys):
     ww-spectrum's eigenvalue shares equal those of the singular values of the sample matrix,
     for all samples and for one block's."""
     from analysis.cli import main
-    path = _run_small(tmp_path, "rec", "readout.record_samples_cue=A")
+    path = recorded
     with h5py.File(path, "r") as f:
         g = f["learning_samples"]
         assert g.attrs["cue"] in ("A", b"A")
@@ -627,3 +633,62 @@ def test_recorded_learning_samples_replay_to_the_run_weights(tmp_path, capsys):
         for k in (1, 10, 50):
             assert abs(top[k] - 100 * share[:k].sum()) < 0.05
     assert main(["ww-spectrum", str(path), "--block", "nosuch", "-o", str(tmp_path / "n.png")]) == 2
+
+
+def test_rectified_ridge_is_the_fixed_point_of_the_rule():
+    """analysis.what_when.rectified_ridge solves x^T (max(0, x w) - d) + lam s w = 0, where the
+    three-factor rule's mean update (models/readout.hpp, Eq. R1, with a ridge term) vanishes.
+    Checked on random problems by that gradient (relative 1e-10), and on a planted one: with
+    d = max(0, x w_true) and a tiny penalty it gives back w_true, where plain ridge cannot."""
+    from analysis.what_when import rectified_ridge
+    rng = np.random.default_rng(3)
+    for trial in range(3):
+        x = rng.normal(size=(600, 12))
+        d = np.maximum(0.0, x @ rng.normal(size=12) + rng.normal(scale=0.3, size=600))
+        s = np.trace(x.T @ x) / 12
+        fits = rectified_ridge(x, d, [0.01, 0.3, 3.0])
+        assert sorted(fits) == [0.01, 0.3, 3.0]
+        for lam, (w, converged) in fits.items():
+            assert converged
+            grad = x.T @ (np.maximum(0.0, x @ w) - d) + lam * s * w
+            assert np.linalg.norm(grad) <= 1e-10 * np.linalg.norm(x.T @ d)
+    x = rng.normal(size=(800, 6))
+    w_true = np.array([1.0, -2.0, 0.5, 0.0, 1.5, -1.0])
+    d = np.maximum(0.0, x @ w_true)
+    (w, converged), = rectified_ridge(x, d, [1e-12]).values()
+    assert converged and np.allclose(w, w_true, atol=1e-8)
+    plain = np.linalg.solve(x.T @ x, x.T @ d)
+    assert np.max(np.abs(plain - w_true)) > 0.1
+
+
+def test_offline_fit_curve_on_recorded_samples(recorded, tmp_path, capsys):
+    """ww-offline-fit on the recorded small run: one line per n, each test error equal to an
+    independent recomputation (the fit at the printed penalty, from the first n cue-A trials
+    of the block, scored on its last trials against the expected target), and bad requests
+    refused with exit 2."""
+    from analysis.cli import main
+    from analysis.what_when import rectified_ridge
+    capsys.readouterr()
+    args = ["ww-offline-fit", str(recorded), "--block", "post", "--fit-trials", "10,3",
+            "--validation", "10", "--test", "10", "-o", str(tmp_path / "fit.png")]
+    assert main(args) == 0
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("n = ")]
+    assert [int(l.split()[2].rstrip(":")) for l in lines] == [3, 10]
+    with h5py.File(recorded, "r") as f:
+        g = f["learning_samples"]
+        blocks = str(f["trials"].attrs["block_names"]).split(",")
+        in_block = f["trials"]["block"][()][g["trial"][()]] == blocks.index("post")
+        x = g["x"][()][in_block].astype(np.float64)
+        target, expected = g["target"][()][in_block], g["expected"][()][in_block]
+        trials = np.unique(g["trial"][()][in_block])
+    per = len(x) // len(trials)
+    last = slice((len(trials) - 10) * per, None)
+    for line in lines:
+        n = int(line.split()[2].rstrip(":"))
+        lam = float(line.split("penalty ")[1].split(")")[0].split(",")[0])
+        printed = float(line.split("offline fit ")[1].split()[0])
+        (w, _), = rectified_ridge(x[:n * per], target[:n * per], [lam]).values()
+        err = np.mean((np.maximum(0.0, x[last] @ w) - expected[last]) ** 2)
+        assert printed == pytest.approx(err, rel=1e-3)  # printed to 4 significant digits
+    assert main(args[:3] + ["nosuch"] + args[4:]) == 2
+    assert main(args[:5] + ["60"] + args[6:]) == 2  # 60 + 10 + 10 trials > the block's 50
