@@ -384,6 +384,18 @@ class Session {
     clock_steps_ = step(cfg.clock_sample_ms);
     clock_per_trial_ = static_cast<std::size_t>(step(cfg.clock_max_ms) / clock_steps_) + 1;
     build_events();
+    // The recorded learning samples, reserved up front so the largest buffer (the features)
+    // is never copied while it grows: one sample every sample_ms of each of the cue's trials.
+    if (cfg.record_samples_cue >= 0) {
+      std::size_t n = 0;
+      for (const auto& t : trials_) n += static_cast<int>(t.cue) == cfg.record_samples_cue;
+      n *= static_cast<std::size_t>((trial_steps_ + sample_steps_ - 1) / sample_steps_);
+      samples_.x.reserve(n * nf_);
+      for (auto* v : {&samples_.t_ms, &samples_.target, &samples_.expected, &samples_.gate,
+                      &samples_.output})
+        v->reserve(n);
+      samples_.trial.reserve(n);
+    }
     // Held-out adaptation banks: for each cue whose condition changes, its trials from
     // steady_trials + bank_trials before the first change on keep features (every
     // bank_sample_ms in the gate) and the frozen weights of every learner.
@@ -596,7 +608,8 @@ class Session {
     auto& readout = when_[t.cue];
     const double y_now = readout.output(x_);
     const double g = gates_[t.cue].update(s, target_when - y_now);
-    if (static_cast<int>(t.cue) == cfg_.record_samples_cue) record_sample(t_ms, target_when, expected_when, g, y_now);
+    if (static_cast<int>(t.cue) == cfg_.record_samples_cue)
+      record_sample(t_ms, target_when, expected_when, g, y_now);
     readout.learn(x_, target_when, g);
     for (std::size_t o = 0; o < what_.size(); ++o)
       what_[o].learn(x_, (t.occurred && t.outcome == o) ? 1.0 : 0.0, g);
