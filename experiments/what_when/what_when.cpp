@@ -114,14 +114,6 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
   c.name = read_experiment_header(root, default_name);
   c.net = sim::read_network_config(root);
   const double dt = c.net.network.dt_ms;
-  // The trial schedule sets a what/when run's length (warm-up plus the blocks' trials); a
-  // duration of its own would be overwritten without a word, so only 0 is accepted.
-  if (c.net.run.duration_ms != 0)
-    root.table("simulation")
-        .fail("duration_ms",
-              fmt::format("expected 0: a what/when run lasts as long as its trial schedule (set "
-                          "paradigm.warmup_ms and the [[block]] trial counts), got {}",
-                          c.net.run.duration_ms));
 
   sim::TableReader p = root.table("paradigm", true);
   c.timing.warmup_ms = p.number("warmup_ms", 1500.0);
@@ -302,6 +294,21 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
   c.angle_outcome = m.string("angle_outcome", c.outcomes.front());
   index_of(m, "angle_outcome", c.outcomes, c.angle_outcome);
   m.finish();
+  // The trial schedule sets a what/when run's length (warm-up plus the blocks' trials); a
+  // duration of its own would be overwritten without a word. Accepted: 0 (the built-in
+  // configs) or the schedule's own length (what a run's resolved config.toml says, so that
+  // it re-runs as it is).
+  if (c.net.run.duration_ms != 0) {
+    const double end_ms = schedule_end_ms(make_schedule(c.blocks, c.timing, dt, c.stimulus_seed),
+                                          c.timing);
+    if (std::abs(c.net.run.duration_ms - end_ms) > 0.5 * dt)
+      root.table("simulation")
+          .fail("duration_ms",
+                fmt::format("expected 0 or the trial schedule's length, {} ms: a what/when run "
+                            "lasts as long as its schedule (set paradigm.warmup_ms and the "
+                            "[[block]] trial counts), got {}",
+                            end_ms, c.net.run.duration_ms));
+  }
   return c;
 }
 

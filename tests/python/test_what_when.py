@@ -105,6 +105,31 @@ def test_adaptation(result):
     assert m["adaptation_t90_force_reset"] < m["adaptation_t90_force_noreset"]
 
 
+def test_resolved_config_reruns_to_the_same_spikes(result, tmp_path):
+    """A run's config.toml holds simulation.duration_ms = the schedule's length; it is accepted
+    as it is and re-runs to the same spikes and metrics. Another duration is refused (exit 2)
+    at its key: the schedule sets a what/when run's length."""
+    config = os.path.join(result["path"], "config.toml")
+    out = tmp_path / "again"
+    proc = subprocess.run([os.environ["SNNSIM_BIN"], "run", config, "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    with h5py.File(os.path.join(result["path"], "spikes.h5"), "r") as a, \
+            h5py.File(out / "spikes.h5", "r") as b:
+        for pop in a["spikes"]:
+            for k in ("node_ids", "timestamps"):
+                assert np.array_equal(a["spikes"][pop][k][()], b["spikes"][pop][k][()])
+        assert dict(a["metrics"].attrs).keys() == dict(b["metrics"].attrs).keys()
+        for k, v in a["metrics"].attrs.items():
+            if "wall" not in k and k != "real_time_factor":
+                assert v == b["metrics"].attrs[k], k
+    proc = subprocess.run([os.environ["SNNSIM_BIN"], "run", config, "--out", str(tmp_path / "x"),
+                           "--set", "simulation.duration_ms=1000"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "simulation.duration_ms" in proc.stderr
+    assert not (tmp_path / "x" / "spikes.h5").exists()
+
+
 def test_figures(result, tmp_path):
     """Every what/when subcommand draws from the run's result groups."""
     from analysis.cli import main
