@@ -566,36 +566,69 @@ def feature_spectrum(path: str, block: str | None = None, chunk: int = 8192) -> 
             "cumulative": np.cumsum(share)}
 
 
+def _exact_line_search(z: np.ndarray, q: np.ndarray, d: np.ndarray, w: np.ndarray,
+                       p: np.ndarray, ridge: float) -> float:
+    """The minimum over t >= 0 of J(w + t p) for rectified_ridge's J, given z = x w and
+    q = x p: J's derivative along p, sum q (max(0, z + t q) - d) + ridge (w + t p).p, is
+    piecewise linear and non-decreasing in t, with breakpoints where a sample's drive
+    z + t q crosses 0; the root lies in the first piece whose end it does not pass."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_cross = np.where(q != 0, -z / q, np.inf)
+    active = (z > 0) | ((z == 0) & (q > 0))  # just after t = 0
+    slope0 = float(q[active] @ z[active] - q @ d + ridge * (w @ p))
+    curv0 = float(q[active] @ q[active] + ridge * (p @ p))
+    later = np.flatnonzero((t_cross > 0) & np.isfinite(t_cross))
+    order = later[np.argsort(t_cross[later], kind="stable")]
+    sign = np.where(q[order] > 0, 1.0, -1.0)  # q > 0: the sample's drive turns positive
+    slope = slope0 + np.concatenate(([0.0], np.cumsum(sign * q[order] * z[order])))
+    curv = curv0 + np.concatenate(([0.0], np.cumsum(sign * q[order] * q[order])))
+    ends = np.concatenate((t_cross[order], [np.inf]))
+    roots = -slope / curv
+    k = int(np.argmax(roots <= ends))
+    return max(0.0, float(roots[k]))
+
+
 def rectified_ridge(x: np.ndarray, d: np.ndarray, penalties, gram: np.ndarray | None = None,
-                    max_iterations: int = 100) -> dict:
+                    max_iterations: int = 200) -> dict:
     """Ridge fit of a rectified readout y = max(0, w.x) the way the three-factor rule fits it:
     the rule's mean update E[(d - max(0, w.x)) x] (models/readout.hpp, Eq. R1; no ReLU
     derivative) vanishes, with a ridge term, where
         x^T (max(0, x w) - d) + lam * s * w = 0,   s = trace(x^T x) / p,
-    the minimum of the convex J(w) = sum(F(x w) - d x w) + lam s |w|^2 / 2, F(y) = max(0, y)^2 / 2
-    (FORCE's rectified target d + min(0, w.x) has the same fixed point). Solved by Newton's
-    method on J, which is piecewise quadratic: with A the samples of positive drive, solve
-    (x_A^T x_A + lam s I) w = x^T d, recompute A, until A stops changing (the solution is then
-    exact). It starts from the plain ridge fit (A = all samples) at the largest penalty and
-    takes each smaller one from the last one's A, updating x_A^T x_A by the rows that enter
-    or leave. `gram` = x^T x when the caller has it. Returns {lam: (w, converged)}."""
+    the minimum of the strictly convex J(w) = sum(F(x w) - d x w) + lam s |w|^2 / 2,
+    F(y) = max(0, y)^2 / 2 (FORCE's rectified target d + min(0, w.x) has the same fixed
+    point). J is piecewise quadratic; it is minimised by Newton's method with an exact line
+    search (Keerthi & DeCoste 2005, J. Mach. Learn. Res. 6:341, "modified finite Newton"):
+    with A the samples of positive drive at w, the Newton point solves
+    (x_A^T x_A + lam s I) w_N = x^T d; when w_N's own positive set is A it is the exact
+    minimum, otherwise w moves to the minimum of J on the segment towards w_N. The first
+    point is the plain ridge fit at the largest penalty; each smaller penalty starts from the
+    last one's solution; x_A^T x_A is updated by the rows that enter or leave A. `gram` =
+    x^T x when the caller has it. Returns {lam: (w, converged)}."""
     rhs = x.T @ d
-    g = (x.T @ x) if gram is None else gram.copy()
     eye = np.eye(x.shape[1])
-    scale = float(np.trace(g)) / x.shape[1]
-    out = {}
+    g_all = (x.T @ x) if gram is None else gram
+    scale = float(np.trace(g_all)) / x.shape[1]
+    w = np.linalg.solve(g_all + max(penalties) * scale * eye, rhs)
     active = np.ones(x.shape[0], dtype=bool)
+    g = g_all.copy()
+    out = {}
     for lam in sorted(penalties, reverse=True):
+        ridge = lam * scale
         converged = False
         for _ in range(max_iterations):
-            w = np.linalg.solve(g + lam * scale * eye, rhs)
-            now = x @ w > 0
+            z = x @ w
+            now = z > 0
             enter, leave = now & ~active, active & ~now
-            if not enter.any() and not leave.any():
-                converged = True
+            if enter.any() or leave.any():
+                g += x[enter].T @ x[enter] - x[leave].T @ x[leave]
+                active = now
+            w_newton = np.linalg.solve(g + ridge * eye, rhs)
+            z_newton = x @ w_newton
+            if np.array_equal(z_newton > 0, active):
+                w, converged = w_newton, True
                 break
-            g += x[enter].T @ x[enter] - x[leave].T @ x[leave]
-            active = now
+            t = _exact_line_search(z, z_newton - z, d, w, w_newton - w, ridge)
+            w = w + t * (w_newton - w)
         out[lam] = (w, converged)
     return out
 
@@ -609,8 +642,10 @@ def offline_fit_curve(path: str, block: str, fit_trials, validation: int = 25, t
     scratch to the first n trials of `block` in the run's recorded learning samples, its
     penalty chosen on the `validation` trials before the block's last `test` trials, and its
     mean squared error against the expected target on those last `test` trials. Beside it
-    the run's own rule: the held-out error of its frozen weights (/trials
-    heldout_err_when), the `smooth`-trial mean ending at the n-th trial of the block. What
+    the run's own rule: the held-out error of its frozen weights after n trials of the block
+    (/trials heldout_err_when, the `smooth`-trial mean centred there; NaN where the run kept
+    no held-out bank, e.g. before a change), scored on other trials (the next 10 of the cue)
+    than the fit, so the two compare as long as the condition is stationary. What
     the offline curve shows is how many trials of data a linear readout of these features
     needs, whatever its learning rule."""
     path = resolve_spike_path(path)
@@ -641,14 +676,27 @@ def offline_fit_curve(path: str, block: str, fit_trials, validation: int = 25, t
                                      f"validate and {test} to test need {need}",
                                      what="/learning_samples")
         lo, hi = rows[0], rows[-1] + 1  # a block's samples are contiguous (learning order)
+        if hi - lo != rows.size:
+            raise AnalysisInputError(path, f"block '{block}' is not one stretch of the "
+                                     "recorded samples", what="/learning_samples")
         x = g["x"][lo:hi].astype(np.float64).reshape(ids.size, per, -1)
         expected = g["expected"][lo:hi].reshape(ids.size, per)
         target = g["target"][lo:hi].reshape(ids.size, per)
+        gate = g["gate"][lo:hi].reshape(ids.size, per)
         cue = str(g.attrs["cue"])
         heldout = f["trials"]["heldout_err_when"][()][ids]
 
     def error(w, sel):
         return float(np.mean((np.maximum(0.0, x[sel] @ w) - expected[sel]) ** 2))
+
+    # The rule learns from gate x error (M = (target - y) * gate): its fixed point weights
+    # each sample by its gate, which scaling x and d by sqrt(gate) gives exactly (the ReLU
+    # commutes with a non-negative factor). The default gate is 1 on every sample.
+    if np.all(gate == 1.0):
+        xf, tf = x, target
+    else:
+        root = np.sqrt(gate)
+        xf, tf = x * root[..., None], target * root
 
     val = np.arange(ids.size - test - validation, ids.size - test)
     tst = np.arange(ids.size - test, ids.size)
@@ -656,15 +704,20 @@ def offline_fit_curve(path: str, block: str, fit_trials, validation: int = 25, t
     gram = np.zeros((x.shape[2], x.shape[2]))
     done = 0
     for n in sorted(fit_trials):
-        more = x[done:n].reshape((n - done) * per, -1)  # the Gram matrix grows trial by trial
+        more = xf[done:n].reshape((n - done) * per, -1)  # the Gram matrix grows trial by trial
         gram += more.T @ more
         done = n
-        fits = rectified_ridge(x[:n].reshape(n * per, -1), target[:n].reshape(-1),
+        fits = rectified_ridge(xf[:n].reshape(n * per, -1), tf[:n].reshape(-1),
                                OFFLINE_PENALTIES, gram=gram)
         lam = min(fits, key=lambda k: error(fits[k][0], val))
-        rule = heldout[max(0, n - smooth):n]
+        # heldout[k] scores the weights frozen at the start of the block's trial k, which
+        # have learned from k trials of the block: the rule after n trials is heldout[n],
+        # averaged over the `smooth` trials centred on it.
+        rule = heldout[max(0, n - smooth // 2):n + smooth // 2 + 1]
         points.append({"trials": n, "penalty": lam, "test_error": error(fits[lam][0], tst),
                        "converged": all(c for _, c in fits.values()),
+                       "penalty_at_grid_edge": lam in (min(OFFLINE_PENALTIES),
+                                                       max(OFFLINE_PENALTIES)),
                        "rule_heldout_error": (float(np.mean(rule))
                                               if np.all(np.isfinite(rule)) else float("nan"))})
     late = heldout[ids.size - test - validation:ids.size - test]
@@ -680,9 +733,10 @@ def offline_fit_command(args, output, save) -> None:
     print(f"cue {d['cue']}, block {d['block']} ({d['trials_in_block']} trials): rectified "
           f"ridge fitted from scratch to the first n trials, tested on the last {args.test}")
     for p in d["points"]:
+        notes = ("" if p["converged"] else ", NOT converged") + (
+            ", at the edge of the penalty grid" if p["penalty_at_grid_edge"] else "")
         print(f"n = {p['trials']}: offline fit {p['test_error']:.4g} (penalty {p['penalty']:g}"
-              f"{'' if p['converged'] else ', NOT converged'}), the run's rule held out "
-              f"{p['rule_heldout_error']:.4g}")
+              f"{notes}), the run's rule held out {p['rule_heldout_error']:.4g}")
     print(f"the run's rule held out over the validation trials: {d['rule_late_heldout_error']:.4g}")
     fig, ax = plt.subplots(figsize=(7, 4.5))
     n = [p["trials"] for p in d["points"]]
