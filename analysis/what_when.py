@@ -633,7 +633,7 @@ def rectified_ridge(x: np.ndarray, d: np.ndarray, penalties, gram: np.ndarray | 
     return out
 
 
-OFFLINE_PENALTIES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+OFFLINE_PENALTIES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 
 
 def offline_fit_curve(path: str, block: str, fit_trials, validation: int = 25, test: int = 25,
