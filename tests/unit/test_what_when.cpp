@@ -367,9 +367,9 @@ TEST_CASE("built-in configs validate; a condition naming an unknown cue is rejec
 TEST_CASE("out-of-range readout, gate, clock and paradigm values are rejected at their own key") {
   // Each of these used to run: sigma 0 gave infinite errors, a negative gain flips the sign
   // of learning, clock.trials < 9 silently left the clock figures out, a negative eta0
-  // failed inside the readout without naming a key, and a duration_ms other than 0 was
-  // replaced by the schedule's length without a word. eta0_when < 2 is the normalised LMS
-  // stability bound (models/readout.hpp, Eq. R1).
+  // failed inside the readout without naming a key, and a duration_ms other than 0 or the
+  // schedule's length (775 s here) was replaced by that length without a word. eta0_when < 2
+  // is the normalised LMS stability bound (models/readout.hpp, Eq. R1).
   const experiments::Experiment* e = experiments::find("what_when");
   REQUIRE(e != nullptr);
   struct Case {
