@@ -528,6 +528,23 @@ def seeds_command(args, output, save) -> None:
     save(fig, args, out)
 
 
+def _learning_samples(f, path: str):
+    """The run's /learning_samples group (readout.record_samples_cue), or a clear input error."""
+    if "learning_samples" not in f:
+        raise AnalysisInputError(path, "no recorded learning samples (run with --set "
+                                 "readout.record_samples_cue=<cue>)", what="/learning_samples")
+    return f["learning_samples"]
+
+
+def _sample_blocks(f, path: str, samples, block: str) -> np.ndarray:
+    """True for each recorded sample that belongs to a trial of `block` (a block name)."""
+    names = str(f["trials"].attrs["block_names"]).split(",")
+    if block not in names:
+        raise AnalysisInputError(path, f"no block '{block}' (blocks: {', '.join(names)})",
+                                 what="/trials")
+    return f["trials"]["block"][()][samples["trial"][()]] == names.index(block)
+
+
 def feature_spectrum(path: str, block: str | None = None, chunk: int = 8192) -> dict:
     """Eigenvalues of R = E[x x^T] over a run's recorded learning samples
     (``/learning_samples``, written with ``readout.record_samples_cue``), optionally only
@@ -537,20 +554,11 @@ def feature_spectrum(path: str, block: str | None = None, chunk: int = 8192) -> 
     shares of the trace and the cumulative shares."""
     path = resolve_spike_path(path)
     with open_h5(path) as f:
-        if "learning_samples" not in f:
-            raise AnalysisInputError(path, "no recorded learning samples (run with --set "
-                                     "readout.record_samples_cue=<cue>)", what="/learning_samples")
-        g = f["learning_samples"]
+        g = _learning_samples(f, path)
         cue = str(g.attrs["cue"])
         x = g["x"]
-        keep = np.ones(x.shape[0], dtype=bool)
-        if block is not None:
-            names = str(f["trials"].attrs["block_names"]).split(",")
-            if block not in names:
-                raise AnalysisInputError(path, f"no block '{block}' (blocks: {', '.join(names)})",
-                                         what="/trials")
-            trial_block = f["trials"]["block"][()]
-            keep = trial_block[g["trial"][()]] == names.index(block)
+        keep = (np.ones(x.shape[0], dtype=bool) if block is None
+                else _sample_blocks(f, path, g, block))
         n = int(keep.sum())
         if n == 0:
             raise AnalysisInputError(path, "no learning samples in the selection",
@@ -650,20 +658,12 @@ def offline_fit_curve(path: str, block: str, fit_trials, validation: int = 25, t
     needs, whatever its learning rule."""
     path = resolve_spike_path(path)
     with open_h5(path) as f:
-        if "learning_samples" not in f:
-            raise AnalysisInputError(path, "no recorded learning samples (run with --set "
-                                     "readout.record_samples_cue=<cue>)", what="/learning_samples")
-        g = f["learning_samples"]
+        g = _learning_samples(f, path)
         if "expected" not in g:
             raise AnalysisInputError(path, "the learning samples have no expected targets",
                                      what="/learning_samples/expected")
-        names = str(f["trials"].attrs["block_names"]).split(",")
-        if block not in names:
-            raise AnalysisInputError(path, f"no block '{block}' (blocks: {', '.join(names)})",
-                                     what="/trials")
-        trial_block = f["trials"]["block"][()]
         trial = g["trial"][()]
-        rows = np.flatnonzero(trial_block[trial] == names.index(block))
+        rows = np.flatnonzero(_sample_blocks(f, path, g, block))
         ids, counts = np.unique(trial[rows], return_counts=True)
         if ids.size == 0 or np.any(counts != counts[0]):
             raise AnalysisInputError(path, f"block '{block}' has no trials of equal sample "
