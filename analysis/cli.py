@@ -469,9 +469,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         COMMANDS[args.command](args)
+        sys.stdout.flush()  # inside the try: a closed pipe shows up here, not at exit
     except AnalysisInputError as e:
         print(f"{parser.prog} {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (``... | head``): stop quietly, as a shell tool killed
+        # by SIGPIPE does (exit 128 + 13). stdout is pointed at /dev/null first, or the
+        # interpreter's own flush at exit would raise again and print a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141
     return 0

@@ -156,3 +156,23 @@ def test_real_process_prints_no_traceback(tmp_path):
     r = subprocess.run([sys.executable, "-m", "analysis", "raster", "--nonsense"],
                        capture_output=True, text=True, env=env, cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_closed_stdout_pipe_prints_no_traceback(tmp_path):
+    """``python3 -m analysis summary RUN | head -1``: the reader goes away before the output
+    is written. Here the pipe's read end is closed before the process starts, so the first
+    write fails for certain (with head it is a race). The process must stop quietly with
+    128 + SIGPIPE, as a shell tool does, not with a BrokenPipeError traceback."""
+    path = write_spike_file(tmp_path / "s.h5", {"exc": (np.array([1.0, 2.0]), np.array([0, 1]),
+                                                        4)}, duration_ms=10.0)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        r = subprocess.run([sys.executable, "-m", "analysis", "summary", os.fspath(path)],
+                           stdout=write_end, stderr=subprocess.PIPE, text=True, env=env,
+                           cwd=tmp_path)
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in r.stderr and "BrokenPipeError" not in r.stderr, r.stderr
+    assert r.returncode == 141
