@@ -465,9 +465,6 @@ namespace {
 namespace iz = models::izhikevich;
 
 constexpr uint64_t kMaxDelaySteps = uint64_t{1} << 20;
-// Expected Poisson input spikes per neuron and step above which the per-step inversion is
-// neither fast nor exact (exp(-lambda) underflows at 745).
-constexpr double kMaxPoissonPerStep = 30.0;
 
 Step steps_of(TableReader& r, std::string_view key, double ms, double dt_ms) {
   // Beyond 2^53 steps a double no longer tells whole steps apart, and the step counter's

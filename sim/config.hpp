@@ -18,6 +18,11 @@
 
 namespace sim {
 
+// Expected Poisson input spikes per neuron and step above which the per-step inversion
+// (rng::poisson_count) is neither fast nor exact (exp(-lambda) underflows at 745). Configs
+// with more are refused (population drives, what/when Poisson stimuli).
+inline constexpr double kMaxPoissonPerStep = 30.0;
+
 // A parsed config file plus the --set overrides applied to it.
 struct ConfigDocument {
   std::string file;  // path as given by the user

@@ -180,19 +180,8 @@ void Population::advance(Step k, uint32_t lo, uint32_t hi, std::vector<uint32_t>
     const double w = spec_.drive.poisson_weight;
     const double p0 = std::exp(-poisson_lambda_);
     const uint32_t end = std::min(hi, spec_.size);
-    for (uint32_t i = lo; i < end; ++i) {
-      // Inversion of the Poisson CDF with one 53-bit uniform; lambda = rate * dt is small.
-      const auto bits = rng::bits(seed_, stream, i, k);
-      const double x = rng::uniform53(bits[0], bits[1]);
-      double p = p0, cdf = p0;
-      uint32_t count = 0;
-      while (x >= cdf && count < 1000) {
-        ++count;
-        p *= poisson_lambda_ / count;
-        cdf += p;
-      }
-      slot[i - lo] += w * count;
-    }
+    for (uint32_t i = lo; i < end; ++i)
+      slot[i - lo] += w * rng::poisson_count(seed_, stream, i, k, poisson_lambda_, p0);
   }
 
   // One pass over chunks of 64 neurons (partitions start at multiples of kBlock = 64): the

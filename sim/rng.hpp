@@ -63,6 +63,25 @@ inline double uniform53(uint32_t hi, uint32_t lo) {
   return static_cast<double>(m & ((uint64_t{1} << 53) - 1)) * 0x1p-53;
 }
 
+// A Poisson(lambda) count for (seed, stream, element, index), by inversion of the CDF with
+// one 53-bit uniform (the count k is the first with F(k) > u); p0 = exp(-lambda), passed in
+// so a caller drawing many counts of one lambda computes it once. Meant for small lambda
+// (input spikes per step); the count is capped at 1000, where F is 1 to double precision
+// for any lambda the configs admit (<= 30 per step).
+inline uint32_t poisson_count(uint64_t seed, uint32_t stream, uint32_t element, uint64_t index,
+                              double lambda, double p0) {
+  const auto b = bits(seed, stream, element, index);
+  const double x = uniform53(b[0], b[1]);
+  double p = p0, cdf = p0;
+  uint32_t count = 0;
+  while (x >= cdf && count < 1000) {
+    ++count;
+    p *= lambda / count;
+    cdf += p;
+  }
+  return count;
+}
+
 // Box–Muller (Box & Muller 1958): two uniforms on (0,1) give two independent N(0,1).
 inline void box_muller(uint32_t a, uint32_t b, double& z0, double& z1) {
   const double r = std::sqrt(-2.0 * std::log(uniform_open(a)));

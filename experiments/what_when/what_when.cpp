@@ -59,6 +59,14 @@ struct Config {
   double cue_duration_ms = 100, cue_fraction = 0.2, cue_amplitude = 10;
   bool outcome_input = false;
   double outcome_duration_ms = 100, outcome_fraction = 0.1, outcome_amplitude = 10;
+  // paradigm.stimulus: "current" (a step current of cue_amplitude / outcome_amplitude on the
+  // subset for the stimulus' duration) or "poisson" (each cell of the subset receives its
+  // own Poisson input spikes at cue_rate_hz / outcome_rate_hz for that time, each adding
+  // cue_weight / outcome_weight of charge, mV, through the population's synapse, as the
+  // population drive's Poisson input does; the mean current is rate x 1e-3 x weight per ms,
+  // so 500 Hz x 20 mV matches the built-in step of 10).
+  bool poisson_stimulus = false;
+  double cue_rate_hz = 0, cue_weight = 0, outcome_rate_hz = 0, outcome_weight = 0;
   // readouts
   double tau_min_ms = 20, tau_max_ms = 1000, bias = 1.0, baseline_ms = 200;
   double sample_ms = 5, target_sigma_ms = 50;
@@ -142,11 +150,44 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
   c.stimulus_seed = static_cast<uint64_t>(stim_seed);
   c.cue_duration_ms = p.number("cue_duration_ms", 100.0);
   c.cue_fraction = p.number("cue_fraction", 0.2);
-  c.cue_amplitude = p.number("cue_amplitude", 10.0);
   c.outcome_input = p.boolean("outcome_input", false);
   c.outcome_duration_ms = p.number("outcome_duration_ms", 100.0);
   c.outcome_fraction = p.number("outcome_fraction", 0.1);
-  c.outcome_amplitude = p.number("outcome_amplitude", 10.0);
+  c.poisson_stimulus = p.choice("stimulus", {"current", "poisson"}, "current") == "poisson";
+  // Each form's keys only with that form: a key of the other would be silently unused.
+  if (!c.poisson_stimulus) {
+    for (const char* key : {"cue_rate_hz", "cue_weight", "outcome_rate_hz", "outcome_weight"})
+      if (p.has(key))
+        p.fail(key, "expected only with paradigm.stimulus = \"poisson\" (a current stimulus "
+                    "is set by cue_amplitude and outcome_amplitude)");
+    c.cue_amplitude = p.number("cue_amplitude", 10.0);
+    c.outcome_amplitude = p.number("outcome_amplitude", 10.0);
+  } else {
+    for (const char* key : {"cue_amplitude", "outcome_amplitude"})
+      if (p.has(key))
+        p.fail(key, "expected only with paradigm.stimulus = \"current\" (Poisson input is set "
+                    "by cue_rate_hz and cue_weight, outcome_rate_hz and outcome_weight)");
+    c.cue_amplitude = c.outcome_amplitude = 0;
+    auto rate = [&](const char* key, double hz) {
+      if (!(hz > 0)) p.fail(key, "expected a rate > 0 Hz");
+      if (hz * dt * 1e-3 > sim::kMaxPoissonPerStep)
+        p.fail(key, fmt::format("{} Hz at dt = {} ms is {} input spikes per step; at most {} are "
+                                "supported", hz, dt, hz * dt * 1e-3, sim::kMaxPoissonPerStep));
+    };
+    c.cue_rate_hz = p.number("cue_rate_hz");
+    rate("cue_rate_hz", c.cue_rate_hz);
+    c.cue_weight = p.number("cue_weight");
+    // The outcome's input is needed only when the outcome drives the reservoir.
+    if (c.outcome_input) {
+      c.outcome_rate_hz = p.number("outcome_rate_hz");
+      rate("outcome_rate_hz", c.outcome_rate_hz);
+      c.outcome_weight = p.number("outcome_weight");
+    } else {
+      c.outcome_rate_hz = p.number("outcome_rate_hz", 0.0);
+      c.outcome_weight = p.number("outcome_weight", 0.0);
+      if (c.outcome_rate_hz != 0) rate("outcome_rate_hz", c.outcome_rate_hz);
+    }
+  }
   if (!(c.cue_fraction > 0 && c.cue_fraction <= 1)) p.fail("cue_fraction", "expected (0, 1]");
   if (!(c.outcome_fraction > 0 && c.outcome_fraction <= 1))
     p.fail("outcome_fraction", "expected (0, 1]");
@@ -444,6 +485,31 @@ class Session {
       auto& ext = sim_.network().populations()[input_].external;
       for (uint32_t id : *e.cells) ext[id] += e.amplitude;
     }
+    poisson_input(k);
+  }
+
+  // Poisson stimuli (paradigm.stimulus = "poisson"): the charge of step k's input spikes
+  // goes into the row of step k, which advance(k) consumes after this hook (phase 0 of the
+  // step, one thread). A count is a pure function of (run seed, stream, cell, step), so the
+  // input does not depend on the thread count.
+  void poisson_input(sim::Step k) {
+    while (window_ < windows_.size() && windows_[window_].start == k)
+      active_.push_back(window_++);
+    if (active_.empty()) return;
+    double* charge = sim_.network().populations()[input_].charge_at(k);
+    std::size_t kept = 0;
+    for (std::size_t a : active_) {
+      const PoissonWindow& w = windows_[a];
+      if (k >= w.end) continue;
+      active_[kept++] = a;
+      for (uint32_t id : *w.cells) {
+        const uint32_t n = sim::rng::poisson_count(cfg_.net.run.seed, w.stream, id,
+                                                   static_cast<uint64_t>(k), w.lambda, w.p0);
+        charge[id] += w.weight * n;
+        *w.count += n;
+      }
+    }
+    active_.resize(kept);
   }
 
   // Spiking readout groups (when readouts in cue order, then what readouts): over the
@@ -457,6 +523,9 @@ class Session {
   };
   const std::vector<SpikingGroup>& spiking_groups() const { return spiking_; }
   uint64_t spiking_spikes() const { return spiking_spikes_; }
+  // Poisson stimuli: input spikes delivered to the cue and outcome subsets.
+  uint64_t cue_input_spikes() const { return cue_input_spikes_; }
+  uint64_t outcome_input_spikes() const { return outcome_input_spikes_; }
 
   // --- results ---
   const std::vector<Trial>& trials() const { return trials_; }
@@ -518,20 +587,47 @@ class Session {
     return 0;
   }
 
+  // A Poisson stimulus: cells receive input spikes in steps [start, end).
+  struct PoissonWindow {
+    sim::Step start, end;
+    const std::vector<uint32_t>* cells;
+    double lambda, p0, weight;  // expected spikes per cell and step, exp(-lambda), charge (mV)
+    uint32_t stream;
+    uint64_t* count;  // input spikes delivered (cue_input_spikes_ or outcome_input_spikes_)
+  };
+  // Run-seed streams of the Poisson stimuli (10 draws the subsets).
+  static constexpr uint32_t kCueSpikeStream = sim::rng::make_stream(sim::rng::Purpose::stimulus, 11);
+  static constexpr uint32_t kOutcomeSpikeStream =
+      sim::rng::make_stream(sim::rng::Purpose::stimulus, 12);
+
+  // One stimulus: a step current (an event at each end) or a Poisson window.
+  void add_stimulus(sim::Step start, double duration_ms, const std::vector<uint32_t>* cells,
+                    double amplitude, double rate_hz, double weight, uint32_t stream,
+                    uint64_t* count) {
+    const sim::Step end = start + step(duration_ms);
+    if (!cfg_.poisson_stimulus) {
+      events_.push_back({start, cells, amplitude});
+      events_.push_back({end, cells, -amplitude});
+      return;
+    }
+    const double lambda = rate_hz * dt_ * 1e-3;
+    windows_.push_back({start, end, cells, lambda, std::exp(-lambda), weight, stream, count});
+  }
+
   void build_events() {
     for (const Trial& t : trials_) {
       const sim::Step cue = step(t.cue_ms);
-      events_.push_back({cue, &cue_cells_[t.cue], cfg_.cue_amplitude});
-      events_.push_back({cue + step(cfg_.cue_duration_ms), &cue_cells_[t.cue], -cfg_.cue_amplitude});
-      if (cfg_.outcome_input && t.occurred) {
-        const sim::Step o = cue + step(t.latency_ms);
-        events_.push_back({o, &outcome_cells_[t.outcome], cfg_.outcome_amplitude});
-        events_.push_back(
-            {o + step(cfg_.outcome_duration_ms), &outcome_cells_[t.outcome], -cfg_.outcome_amplitude});
-      }
+      add_stimulus(cue, cfg_.cue_duration_ms, &cue_cells_[t.cue], cfg_.cue_amplitude,
+                   cfg_.cue_rate_hz, cfg_.cue_weight, kCueSpikeStream, &cue_input_spikes_);
+      if (cfg_.outcome_input && t.occurred)
+        add_stimulus(cue + step(t.latency_ms), cfg_.outcome_duration_ms,
+                     &outcome_cells_[t.outcome], cfg_.outcome_amplitude, cfg_.outcome_rate_hz,
+                     cfg_.outcome_weight, kOutcomeSpikeStream, &outcome_input_spikes_);
     }
     std::stable_sort(events_.begin(), events_.end(),
                      [](const Event& a, const Event& b) { return a.step < b.step; });
+    std::stable_sort(windows_.begin(), windows_.end(),
+                     [](const PoissonWindow& a, const PoissonWindow& b) { return a.start < b.start; });
   }
 
   double target_shape(const Trial& t, double t_ms) const {
@@ -749,6 +845,10 @@ class Session {
   std::vector<std::vector<uint32_t>> cue_cells_, outcome_cells_;
   std::vector<Event> events_;
   std::size_t event_ = 0;
+  std::vector<PoissonWindow> windows_;
+  std::size_t window_ = 0;
+  std::vector<std::size_t> active_;  // windows started and perhaps not yet ended
+  uint64_t cue_input_spikes_ = 0, outcome_input_spikes_ = 0;
   std::optional<ro::FilteredFeatures> features_;
   std::size_t nf_ = 0;
   std::vector<double> x_;
@@ -1353,6 +1453,12 @@ int run(RunContext& ctx) {
   metrics.emplace_back("mean_rate_hz",  // of the reservoir
                        static_cast<double>(simulation.total_spikes() - session.spiking_spikes()) /
                            (static_cast<double>(session.n_features() - 1) * end_ms * 1e-3));
+  metrics.emplace_back("stimulus_poisson", cfg.poisson_stimulus ? 1.0 : 0.0);
+  if (cfg.poisson_stimulus) {
+    metrics.emplace_back("cue_input_spikes", static_cast<double>(session.cue_input_spikes()));
+    metrics.emplace_back("outcome_input_spikes",
+                         static_cast<double>(session.outcome_input_spikes()));
+  }
 
   // Tables.
   sim::h5::Group tg = file.create_group("trials");

@@ -10,7 +10,11 @@
 // Choices that are ours, not the paper's (all in the config):
 //  - reservoir: 2003 r-formulas, fixed 100 synapses per neuron, exponential synapses
 //    (5 ms), slow heterogeneous adaptation on E cells, low noise plus DC bias;
-//  - cue: a step current on a disjoint 20 % subset of E cells for 100 ms per cue identity;
+//  - cue: a step current on a disjoint 20 % subset of E cells for 100 ms per cue identity,
+//    or (paradigm.stimulus = "poisson") independent Poisson input spikes to each cell of
+//    the subset for that time (cue_rate_hz, cue_weight mV of charge per spike through the
+//    population's synapse; likewise the outcome); /metrics stimulus_poisson (0/1) and
+//    cue_input_spikes, outcome_input_spikes (input spikes delivered);
 //  - the outcome does not drive the reservoir by default (outcome_input = false; every
 //    built-in config), so the readouts can never see it; with outcome_input = true timing
 //    and probability are scored on omission trials only (conditions with p = 1 then have

@@ -124,3 +124,35 @@ TEST_CASE("Stream draws are reproducible and keyed by element") {
   // Each count ~ Binomial(70000, 1/7): mean 10000, sd 92.6; 5 sd bound.
   for (int k : counts) CHECK(std::abs(k - 10000) < 5 * 92.6);
 }
+
+TEST_CASE("poisson_count is Poisson(lambda): mean, variance and P(0), keyed by its counter") {
+  // Expected values: the Poisson distribution's mean = variance = lambda, P(0) = exp(-lambda).
+  // Tolerances: 5 standard errors over n draws (the variance of a sample variance of a
+  // Poisson variable is (lambda + 2 lambda^2) / n, the fourth central moment minus the
+  // squared variance).
+  const uint32_t stream = make_stream(Purpose::poisson, 4);
+  for (double lambda : {0.02, 0.5, 5.0}) {
+    const double p0 = std::exp(-lambda);
+    const int n = 200000;
+    double s = 0, ss = 0, zeros = 0;
+    for (int i = 0; i < n; ++i) {
+      const double k = poisson_count(7, stream, static_cast<uint32_t>(i % 1000),
+                                     static_cast<uint64_t>(i / 1000), lambda, p0);
+      s += k, ss += k * k, zeros += k == 0;
+    }
+    const double mean = s / n, var = ss / n - mean * mean;
+    CHECK(std::abs(mean - lambda) < 5 * std::sqrt(lambda / n));
+    CHECK(std::abs(var - lambda) < 5 * std::sqrt((lambda + 2 * lambda * lambda) / n));
+    CHECK(std::abs(zeros / n - p0) < 5 * std::sqrt(p0 * (1 - p0) / n));
+  }
+  // A pure function of (seed, stream, element, index): the same counter gives the same
+  // count, and the counts of other streams are other draws.
+  int same = 0, differ = 0;
+  for (uint32_t e = 0; e < 2000; ++e) {
+    const uint32_t a = poisson_count(3, stream, e, 11, 2.0, std::exp(-2.0));
+    same += a == poisson_count(3, stream, e, 11, 2.0, std::exp(-2.0));
+    differ += a != poisson_count(3, make_stream(Purpose::poisson, 5), e, 11, 2.0, std::exp(-2.0));
+  }
+  CHECK(same == 2000);
+  CHECK(differ > 1000);  // two independent Poisson(2) draws differ with probability 0.79
+}

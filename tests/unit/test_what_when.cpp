@@ -417,6 +417,76 @@ TEST_CASE("out-of-range readout, gate, clock and paradigm values are rejected at
   CHECK_NOTHROW(e->validate(doc));
 }
 
+TEST_CASE("stimulus keys: each form's own, Poisson rates in range, refused at their key") {
+  // paradigm.stimulus = "current" is set by cue_amplitude / outcome_amplitude, "poisson" by
+  // cue_rate_hz and cue_weight (outcome_* when the outcome drives the reservoir); a key of
+  // the other form would be silently unused, so it is refused. Rates above
+  // sim::kMaxPoissonPerStep input spikes per step (30 at dt = 1 ms: 30 kHz) are refused.
+  const experiments::Experiment* e = experiments::find("what_when");
+  REQUIRE(e != nullptr);
+  const std::string small = std::string(SNNSIM_SOURCE_DIR) + "/experiments/what_when_small.toml";
+  auto poisson = [&] {
+    auto doc = sim::load_config(small);
+    auto* p = doc.root["paradigm"].as_table();
+    p->erase("cue_amplitude");
+    p->insert_or_assign("stimulus", "poisson");
+    p->insert_or_assign("cue_rate_hz", 500.0);
+    p->insert_or_assign("cue_weight", 20.0);
+    return doc;
+  };
+  // A bad value is refused at its key; a missing one at its table, naming the key.
+  auto refused_at = [&](sim::ConfigDocument doc, const std::string& key, bool missing = false) {
+    CAPTURE(key);
+    try {
+      e->validate(doc);
+      FAIL("expected an InputError");
+    } catch (const sim::InputError& err) {
+      if (missing) {
+        CHECK(err.key == "paradigm");
+        CHECK(std::string(err.what()).find("missing required key '" + key + "'") != std::string::npos);
+      } else {
+        CHECK(err.key == key);
+      }
+    }
+  };
+  CHECK_NOTHROW(e->validate(poisson()));
+  {
+    auto doc = sim::load_config(small);
+    doc.root["paradigm"].as_table()->insert_or_assign("cue_rate_hz", 500.0);
+    refused_at(doc, "paradigm.cue_rate_hz");  // with the default "current"
+  }
+  {
+    auto doc = poisson();
+    doc.root["paradigm"].as_table()->insert_or_assign("cue_amplitude", 10.0);
+    refused_at(doc, "paradigm.cue_amplitude");
+  }
+  {
+    auto doc = poisson();
+    doc.root["paradigm"].as_table()->insert_or_assign("stimulus", "spikes");
+    refused_at(doc, "paradigm.stimulus");
+  }
+  for (double hz : {0.0, -5.0, 40000.0}) {
+    auto doc = poisson();
+    doc.root["paradigm"].as_table()->insert_or_assign("cue_rate_hz", hz);
+    refused_at(doc, "paradigm.cue_rate_hz");
+  }
+  for (const char* key : {"cue_rate_hz", "cue_weight"}) {
+    auto doc = poisson();
+    doc.root["paradigm"].as_table()->erase(key);
+    refused_at(doc, std::string("paradigm.") + key, true);
+  }
+  {
+    // The outcome's rate is needed once the outcome drives the reservoir.
+    auto doc = poisson();
+    doc.root["paradigm"].as_table()->insert_or_assign("outcome_input", true);
+    refused_at(doc, "paradigm.outcome_rate_hz", true);
+    doc.root["paradigm"].as_table()->insert_or_assign("outcome_rate_hz", 500.0);
+    refused_at(doc, "paradigm.outcome_weight", true);
+    doc.root["paradigm"].as_table()->insert_or_assign("outcome_weight", 20.0);
+    CHECK_NOTHROW(e->validate(doc));
+  }
+}
+
 TEST_CASE("a cue listed twice in force.cues is rejected at its key") {
   // Two FORCE pairs of one cue would write the same /weights datasets at the first block end.
   const experiments::Experiment* e = experiments::find("what_when");
