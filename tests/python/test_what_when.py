@@ -773,7 +773,8 @@ def test_poisson_cue_stimulus(tmp_path):
     during the cue. (1) Bit-identical spikes with 1 and 2 threads (the counts are functions
     of run seed, cell and step). (2) /metrics cue_input_spikes against the Poisson mean,
     trials x cells x cue steps x rate x dt, within 5 of its standard deviations (sqrt of the
-    mean). (3) With cue_weight = 0 the run's spikes equal those of a current cue of amplitude
+    mean), and outcome_input_spikes likewise over the trials whose outcome occurs (with
+    outcome_input = true). (3) With cue_weight = 0 the run's spikes equal those of a current cue of amplitude
     0: the input path adds nothing else (no other random stream moves). (4) The input
     reaches the reservoir in the cue window: excitatory spikes in the 100 ms after the cue
     onsets outnumber those in the 100 ms before by more than 3x (with weight 0 the ratio is
@@ -830,6 +831,20 @@ def test_poisson_cue_stimulus(tmp_path):
     assert m["stimulus_poisson"] == 1.0 and m["outcome_input_spikes"] == 0.0
     assert abs(m["cue_input_spikes"] - mean) < 5 * np.sqrt(mean), (m["cue_input_spikes"], mean)
     assert evoked_ratio(one) > 3.0
+
+    # The outcome's input, on the trials whose outcome occurs (outcome_fraction and
+    # outcome_duration_ms at their defaults, 0.1 and 100 ms, unless the config sets them).
+    out_hz = 400.0
+    driven = run("outcome", config, "--set", "paradigm.outcome_input=true", "--set",
+                 f"paradigm.outcome_rate_hz={out_hz}", "--set", "paradigm.outcome_weight=20")
+    with h5py.File(driven, "r") as f:
+        occurred = int(np.count_nonzero(f["trials"]["occurred"][()]))
+        got = float(f["metrics"].attrs["outcome_input_spikes"])
+    o_cells = round(cfg["paradigm"].get("outcome_fraction", 0.1) * n_exc)
+    o_steps = round(cfg["paradigm"].get("outcome_duration_ms", 100.0) / dt)
+    o_mean = occurred * o_cells * o_steps * out_hz * dt * 1e-3
+    assert 0 < occurred < n_trials
+    assert abs(got - o_mean) < 5 * np.sqrt(o_mean), (got, o_mean)
 
     silent = run("w0", config, "--set", "paradigm.cue_weight=0")
     step0 = run("a0", small, "--set", "paradigm.cue_amplitude=0")
