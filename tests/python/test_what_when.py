@@ -783,7 +783,7 @@ def test_poisson_cue_stimulus(tmp_path):
     import tomllib
     small = os.path.join(ROOT, "experiments", "what_when_small.toml")
     text = open(small).read()
-    rate_hz, weight = 500.0, 20.0  # mean current 500 x 1e-3 x 20 = 10, the step cue's amplitude
+    rate_hz, weight = 500.0, 20.0  # mean current 11.0 through the 5 ms synapse (step cue: 10)
     poisson, n = re.subn(r"(?m)^cue_amplitude = 10\.0.*$", f'stimulus = "poisson"\n'
                          f"cue_rate_hz = {rate_hz}\ncue_weight = {weight}", text)
     assert n == 1
