@@ -460,6 +460,15 @@ std::string to_toml(const toml::table& t) {
 // ---------------------------------------------------------------------------------------
 // Network section
 
+void check_poisson_per_step(TableReader& r, std::string_view key, double rate_hz, double dt_ms,
+                            std::string_view advice) {
+  const double per_step = rate_hz * dt_ms * 1e-3;
+  if (per_step > kMaxPoissonPerStep)
+    r.fail(key, fmt::format("{} Hz at dt = {} ms is {} input spikes per step; at most {} are "
+                            "supported{}",
+                            rate_hz, dt_ms, per_step, kMaxPoissonPerStep, advice));
+}
+
 namespace {
 
 namespace iz = models::izhikevich;
@@ -533,13 +542,9 @@ PopulationSpec read_population(TableReader& r, std::set<std::string>& names, dou
   if (p.drive.noise_sigma < 0) drive.fail("noise_sigma", "expected noise_sigma >= 0");
   p.drive.poisson_rate_hz = drive.number("poisson_rate_hz", 0.0);
   if (p.drive.poisson_rate_hz < 0) drive.fail("poisson_rate_hz", "expected a rate >= 0 Hz");
-  if (p.drive.poisson_rate_hz * dt_ms * 1e-3 > kMaxPoissonPerStep)
-    drive.fail("poisson_rate_hz",
-               fmt::format("{} Hz at dt = {} ms is {} input spikes per step; at most {} are "
-                           "supported (model many inputs as several populations or a mean plus "
-                           "noise current)",
-                           p.drive.poisson_rate_hz, dt_ms, p.drive.poisson_rate_hz * dt_ms * 1e-3,
-                           kMaxPoissonPerStep));
+  check_poisson_per_step(drive, "poisson_rate_hz", p.drive.poisson_rate_hz, dt_ms,
+                         " (model many inputs as several populations or a mean plus noise "
+                         "current)");
   p.drive.poisson_weight = drive.number("poisson_weight", 0.0);
   drive.finish();
 

@@ -93,6 +93,11 @@ class TableReader {
   std::set<std::string> used_;
 };
 
+// Refuses (at `key` of `r`) a Poisson rate with more than kMaxPoissonPerStep expected input
+// spikes per step of dt_ms; `advice` is appended to the message.
+void check_poisson_per_step(TableReader& r, std::string_view key, double rate_hz, double dt_ms,
+                            std::string_view advice = "");
+
 // Levenshtein distance; for "did you mean".
 size_t edit_distance(std::string_view a, std::string_view b);
 // The closest of `candidates` to `word`, if close enough to be a likely typo.

@@ -171,9 +171,7 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
     c.cue_amplitude = c.outcome_amplitude = 0;
     auto rate = [&](const char* key, double hz) {
       if (!(hz > 0)) p.fail(key, "expected a rate > 0 Hz");
-      if (hz * dt * 1e-3 > sim::kMaxPoissonPerStep)
-        p.fail(key, fmt::format("{} Hz at dt = {} ms is {} input spikes per step; at most {} are "
-                                "supported", hz, dt, hz * dt * 1e-3, sim::kMaxPoissonPerStep));
+      sim::check_poisson_per_step(p, key, hz, dt);
     };
     c.cue_rate_hz = p.number("cue_rate_hz");
     rate("cue_rate_hz", c.cue_rate_hz);
