@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <sstream>
 
 #include "models/izhikevich.hpp"
@@ -88,31 +89,13 @@ ConfigDocument parse_config(std::string_view text, const std::string& name) {
   }
 }
 
-void apply_override(ConfigDocument& doc, const std::string& assignment) {
-  const auto eq = assignment.find('=');
-  const std::string origin = "--set " + assignment;
-  if (eq == std::string::npos || eq == 0)
-    throw InputError(origin, 0, "", "expected --set dotted.key=value");
-  const std::string key = assignment.substr(0, eq);
-  const std::string value_text_in = assignment.substr(eq + 1);
-  toml::table parsed;
-  try {
-    parsed = toml::parse("v = " + value_text_in, origin);
-  } catch (const toml::parse_error&) {
-    // Not a TOML value: take it as a bare string (--set population.exc.integrator=euler).
-    std::string quoted = "\"";
-    for (char ch : value_text_in) {
-      if (ch == '"' || ch == '\\') quoted += '\\';
-      quoted += ch;
-    }
-    quoted += '"';
-    try {
-      parsed = toml::parse("v = " + quoted, origin);
-    } catch (const toml::parse_error& e) {
-      throw InputError(origin, 0, key, fmt::format("cannot read the value: {}", e.description()));
-    }
-  }
-  std::vector<std::string> parts;
+namespace {
+
+// The table that holds the last segment of dotted `key` (returned with the segments), walking
+// tables and selecting elements of arrays of tables by name or position; missing tables are
+// created when `create`, and are an error otherwise.
+toml::table* parent_of(ConfigDocument& doc, const std::string& key, const std::string& origin,
+                       bool create, std::vector<std::string>& parts) {
   std::stringstream ss(key);
   for (std::string p; std::getline(ss, p, '.');) {
     if (p.empty()) throw InputError(origin, 0, key, "empty segment in dotted key");
@@ -123,6 +106,8 @@ void apply_override(ConfigDocument& doc, const std::string& assignment) {
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     walked += (walked.empty() ? "" : ".") + parts[i];
     toml::node* n = t->get(parts[i]);
+    if (!n && !create)
+      throw InputError(origin, 0, key, fmt::format("the config has no '{}' to remove", walked));
     if (!n) {
       // A table parsed from the origin text (rather than a bare toml::table{}) so that
       // messages about it name the --set, not the config file.
@@ -167,9 +152,51 @@ void apply_override(ConfigDocument& doc, const std::string& assignment) {
     }
     throw InputError(origin, 0, key, fmt::format("'{}' is not a table", walked));
   }
+  return t;
+}
+
+}  // namespace
+
+void apply_override(ConfigDocument& doc, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  const std::string origin = "--set " + assignment;
+  if (eq == std::string::npos || eq == 0)
+    throw InputError(origin, 0, "", "expected --set dotted.key=value");
+  const std::string key = assignment.substr(0, eq);
+  const std::string value_text_in = assignment.substr(eq + 1);
+  toml::table parsed;
+  try {
+    parsed = toml::parse("v = " + value_text_in, origin);
+  } catch (const toml::parse_error&) {
+    // Not a TOML value: take it as a bare string (--set population.exc.integrator=euler).
+    std::string quoted = "\"";
+    for (char ch : value_text_in) {
+      if (ch == '"' || ch == '\\') quoted += '\\';
+      quoted += ch;
+    }
+    quoted += '"';
+    try {
+      parsed = toml::parse("v = " + quoted, origin);
+    } catch (const toml::parse_error& e) {
+      throw InputError(origin, 0, key, fmt::format("cannot read the value: {}", e.description()));
+    }
+  }
+  std::vector<std::string> parts;
+  toml::table* t = parent_of(doc, key, origin, true, parts);
   // Moved, not copied: toml++ copies drop the source region, and messages about the
   // value must name the --set it came from.
   t->insert_or_assign(parts.back(), std::move(*parsed.get("v")));
+}
+
+void apply_removal(ConfigDocument& doc, const std::string& key) {
+  const std::string origin = "--unset " + key;
+  if (key.empty() || key.find('=') != std::string::npos)
+    throw InputError(origin, 0, key, "expected --unset dotted.key (no value)");
+  std::vector<std::string> parts;
+  toml::table* t = parent_of(doc, key, origin, false, parts);
+  if (!t->contains(parts.back()))
+    throw InputError(origin, 0, key, fmt::format("the config has no '{}' to remove", key));
+  t->erase(parts.back());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -777,7 +804,7 @@ void check_delay_costs(std::vector<TableReader>& readers, const NetworkSpec& net
 
 }  // namespace
 
-NetworkConfig read_network_config(TableReader& root) {
+NetworkConfig read_network_config(TableReader& root, Duration duration) {
   NetworkConfig out;
   TableReader sim = root.table("simulation", true);
   out.network.dt_ms = sim.number("dt_ms", 1.0);
@@ -820,18 +847,36 @@ NetworkConfig read_network_config(TableReader& root) {
     std::sort(ts.node_ids.begin(), ts.node_ids.end());
     ts.node_ids.erase(std::unique(ts.node_ids.begin(), ts.node_ids.end()), ts.node_ids.end());
     ts.start_ms = t.number("start_ms", 0.0);
-    ts.stop_ms = t.number("stop_ms", out.run.duration_ms);
-    if (!(ts.start_ms >= 0 && ts.stop_ms >= ts.start_ms))
+    // With the length still to come, a trace without stop_ms records to the end (NaN until
+    // set_run_duration), and the resolved config leaves it out, so that it re-runs the same.
+    const bool later = duration == Duration::from_experiment && out.run.duration_ms == 0;
+    ts.stop_ms = later && !t.has("stop_ms") ? std::numeric_limits<double>::quiet_NaN()
+                                            : t.number("stop_ms", out.run.duration_ms);
+    if (!(ts.start_ms >= 0 && (std::isnan(ts.stop_ms) || ts.stop_ms >= ts.start_ms)))
       t.fail("stop_ms", "expected 0 <= start_ms <= stop_ms");
-    if (ts.stop_ms > out.run.duration_ms)
-      t.fail("stop_ms", fmt::format("expected stop_ms <= the run's duration_ms ({})",
-                                    out.run.duration_ms));
     steps_of(t, "start_ms", ts.start_ms, out.network.dt_ms);
-    steps_of(t, "stop_ms", ts.stop_ms, out.network.dt_ms);
+    if (!std::isnan(ts.stop_ms)) steps_of(t, "stop_ms", ts.stop_ms, out.network.dt_ms);
     t.finish();
     out.run.traces.push_back(ts);
+    out.trace_tables.push_back(t);
   }
+  if (duration == Duration::from_config || out.run.duration_ms != 0)
+    set_run_duration(out, out.run.duration_ms);
   return out;
+}
+
+void set_run_duration(NetworkConfig& cfg, double duration_ms) {
+  cfg.run.duration_ms = duration_ms;
+  for (std::size_t i = 0; i < cfg.run.traces.size(); ++i) {
+    TraceSpec& ts = cfg.run.traces[i];
+    if (std::isnan(ts.stop_ms)) ts.stop_ms = duration_ms;
+    if (ts.stop_ms > duration_ms)
+      cfg.trace_tables[i].fail(
+          "stop_ms", fmt::format("expected stop_ms <= the run's duration_ms ({})", duration_ms));
+    if (ts.start_ms > ts.stop_ms)
+      cfg.trace_tables[i].fail("start_ms", fmt::format("expected start_ms <= the run's "
+                                                       "duration_ms ({})", duration_ms));
+  }
 }
 
 }  // namespace sim

@@ -40,6 +40,10 @@ ConfigDocument parse_config(std::string_view text, const std::string& name);
 // `name` equals the next segment (`population.exc.size=400`), or whose 0-based position it
 // is (`projection.2.delay_ms=3`).
 void apply_override(ConfigDocument& doc, const std::string& assignment);
+// `--unset dotted.key`: removes a key (or a whole table) from the config, so that its default
+// applies or another form of a setting can be chosen (paradigm.cue_amplitude for a Poisson
+// cue); the same paths as apply_override, and a key that is not there is an error.
+void apply_removal(ConfigDocument& doc, const std::string& key);
 
 class TableReader {
  public:
@@ -107,8 +111,18 @@ std::optional<std::string> closest(std::string_view word, const std::vector<std:
 struct NetworkConfig {
   NetworkSpec network;
   RunSpec run;
+  // Each [[trace]] table's reader, for errors found once the run's length is known (they
+  // point into the config document, so set_run_duration runs while it is alive).
+  std::vector<TableReader> trace_tables;
 };
-NetworkConfig read_network_config(TableReader& root);
+// How [simulation] duration_ms is set: by the config itself, or (when the config says 0) by
+// the experiment, which then calls set_run_duration once it knows the length (a what/when
+// run lasts as long as its trial schedule).
+enum class Duration { from_config, from_experiment };
+NetworkConfig read_network_config(TableReader& root, Duration duration = Duration::from_config);
+// Sets the run's length; a trace without stop_ms records until then, and a trace whose
+// stop_ms is past it is refused at that key.
+void set_run_duration(NetworkConfig& cfg, double duration_ms);
 
 // Serialises the resolved mirror table to TOML text.
 std::string to_toml(const toml::table& t);

@@ -42,6 +42,20 @@ void open_gate(models::plasticity::AttentionGate& gate, const Trial& trial, cons
   gate.on_cue(cue_step, timing.trial_ms);
 }
 
+std::vector<uint32_t> interval_layers(const std::vector<std::pair<sim::Step, sim::Step>>& windows) {
+  std::vector<sim::Step> layer_end;  // the end of each layer's last window
+  std::vector<uint32_t> out;
+  out.reserve(windows.size());
+  for (const auto& [start, end] : windows) {
+    std::size_t l = 0;
+    while (l < layer_end.size() && layer_end[l] > start) ++l;
+    if (l == layer_end.size()) layer_end.push_back(0);
+    layer_end[l] = end;
+    out.push_back(static_cast<uint32_t>(l));
+  }
+  return out;
+}
+
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -121,7 +135,7 @@ uint32_t count_of(sim::TableReader& r, std::string_view key, int64_t fallback) {
 Config read_config(sim::TableReader& root, const std::string& default_name) {
   Config c;
   c.name = read_experiment_header(root, default_name);
-  c.net = sim::read_network_config(root);
+  c.net = sim::read_network_config(root, sim::Duration::from_experiment);
   const double dt = c.net.network.dt_ms;
 
   sim::TableReader p = root.table("paradigm", true);
@@ -191,6 +205,7 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
   if (!(c.outcome_fraction > 0 && c.outcome_fraction <= 1))
     p.fail("outcome_fraction", "expected (0, 1]");
   steps_of(p, "cue_duration_ms", c.cue_duration_ms, dt);
+  steps_of(p, "outcome_duration_ms", c.outcome_duration_ms, dt);
   p.finish();
 
   for (auto& b : root.tables("block", true)) {
@@ -338,9 +353,9 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
   // duration of its own would be overwritten without a word. Accepted: 0 (the built-in
   // configs) or the schedule's own length (what a run's resolved config.toml says, so that
   // it re-runs as it is).
+  const double end_ms =
+      schedule_end_ms(make_schedule(c.blocks, c.timing, dt, c.stimulus_seed), c.timing);
   if (c.net.run.duration_ms != 0) {
-    const double end_ms = schedule_end_ms(make_schedule(c.blocks, c.timing, dt, c.stimulus_seed),
-                                          c.timing);
     if (std::abs(c.net.run.duration_ms - end_ms) > 0.5 * dt)
       root.table("simulation")
           .fail("duration_ms",
@@ -349,6 +364,7 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
                             "[[block]] trial counts), got {}",
                             end_ms, c.net.run.duration_ms));
   }
+  sim::set_run_duration(c.net, end_ms);  // traces without stop_ms record to its end
   return c;
 }
 
@@ -525,6 +541,9 @@ class Session {
   // Poisson stimuli: input spikes delivered to the cue and outcome subsets.
   uint64_t cue_input_spikes() const { return cue_input_spikes_; }
   uint64_t outcome_input_spikes() const { return outcome_input_spikes_; }
+  // Node ids (in the input population) that each cue and outcome stimulus drives.
+  const std::vector<uint32_t>& cue_cells(std::size_t c) const { return cue_cells_[c]; }
+  const std::vector<uint32_t>& outcome_cells(std::size_t o) const { return outcome_cells_[o]; }
 
   // --- results ---
   const std::vector<Trial>& trials() const { return trials_; }
@@ -591,17 +610,25 @@ class Session {
     sim::Step start, end;
     const std::vector<uint32_t>* cells;
     double lambda, p0, weight;  // expected spikes per cell and step, exp(-lambda), charge (mV)
-    uint32_t stream;
+    uint32_t kind;    // 0 cue, 1 outcome
+    uint32_t stream;  // set by build_events
     uint64_t* count;  // input spikes delivered (cue_input_spikes_ or outcome_input_spikes_)
   };
-  // Run-seed streams of the Poisson stimuli (10 draws the subsets).
-  static constexpr uint32_t kCueSpikeStream = sim::rng::make_stream(sim::rng::Purpose::stimulus, 11);
-  static constexpr uint32_t kOutcomeSpikeStream =
-      sim::rng::make_stream(sim::rng::Purpose::stimulus, 12);
+  // Run-seed streams of the Poisson stimuli (10 draws the subsets): 11 + 2 l + kind for the
+  // windows of layer l. Windows of one kind that overlap in time take different layers, so
+  // that each window's input is its own Poisson train (keyed by cell and step alone, two
+  // overlapping presentations to one cell would get the same counts); layer 0 holds every
+  // window that overlaps no earlier one, so runs without overlaps keep streams 11 and 12.
+  static uint32_t spike_stream(uint32_t kind, std::size_t layer) {
+    const std::size_t index = 11 + 2 * layer + kind;
+    if (index > 0x00FFFFFFu)
+      throw std::runtime_error("what/when: too many Poisson stimuli overlap in time");
+    return sim::rng::make_stream(sim::rng::Purpose::stimulus, static_cast<uint32_t>(index));
+  }
 
   // One stimulus: a step current (an event at each end) or a Poisson window.
   void add_stimulus(sim::Step start, double duration_ms, const std::vector<uint32_t>* cells,
-                    double amplitude, double rate_hz, double weight, uint32_t stream,
+                    double amplitude, double rate_hz, double weight, uint32_t kind,
                     uint64_t* count) {
     const sim::Step end = start + step(duration_ms);
     if (!cfg_.poisson_stimulus) {
@@ -610,23 +637,32 @@ class Session {
       return;
     }
     const double lambda = rate_hz * dt_ * 1e-3;
-    windows_.push_back({start, end, cells, lambda, std::exp(-lambda), weight, stream, count});
+    windows_.push_back({start, end, cells, lambda, std::exp(-lambda), weight, kind, 0, count});
   }
 
   void build_events() {
     for (const Trial& t : trials_) {
       const sim::Step cue = step(t.cue_ms);
       add_stimulus(cue, cfg_.cue_duration_ms, &cue_cells_[t.cue], cfg_.cue_amplitude,
-                   cfg_.cue_rate_hz, cfg_.cue_weight, kCueSpikeStream, &cue_input_spikes_);
+                   cfg_.cue_rate_hz, cfg_.cue_weight, 0, &cue_input_spikes_);
       if (cfg_.outcome_input && t.occurred)
         add_stimulus(cue + step(t.latency_ms), cfg_.outcome_duration_ms,
                      &outcome_cells_[t.outcome], cfg_.outcome_amplitude, cfg_.outcome_rate_hz,
-                     cfg_.outcome_weight, kOutcomeSpikeStream, &outcome_input_spikes_);
+                     cfg_.outcome_weight, 1, &outcome_input_spikes_);
     }
     std::stable_sort(events_.begin(), events_.end(),
                      [](const Event& a, const Event& b) { return a.step < b.step; });
     std::stable_sort(windows_.begin(), windows_.end(),
                      [](const PoissonWindow& a, const PoissonWindow& b) { return a.start < b.start; });
+    for (uint32_t kind : {0u, 1u}) {
+      std::vector<std::pair<sim::Step, sim::Step>> spans;
+      for (const PoissonWindow& w : windows_)
+        if (w.kind == kind) spans.emplace_back(w.start, w.end);
+      const auto layers = interval_layers(spans);
+      std::size_t i = 0;
+      for (PoissonWindow& w : windows_)
+        if (w.kind == kind) w.stream = spike_stream(kind, layers[i++]);
+    }
   }
 
   double target_shape(const Trial& t, double t_ms) const {
@@ -1392,8 +1428,7 @@ int run(RunContext& ctx) {
   Config cfg = read_config(root, std::filesystem::path(ctx.doc.file).stem().string());
   root.finish();
   auto trials = make_schedule(cfg.blocks, cfg.timing, cfg.net.network.dt_ms, cfg.stimulus_seed);
-  const double end_ms = schedule_end_ms(trials, cfg.timing);
-  cfg.net.run.duration_ms = end_ms;
+  const double end_ms = cfg.net.run.duration_ms;  // the schedule's length (read_config)
   if (auto* simt = resolved["simulation"].as_table()) simt->insert_or_assign("duration_ms", end_ms);
   const std::string text = sim::to_toml(resolved);
   sim::write_text_atomically(ctx.folder.config(), text);
@@ -1491,6 +1526,16 @@ int run(RunContext& ctx) {
   std::vector<std::string> block_names;
   for (auto& b : cfg.blocks) block_names.push_back(b.name);
   tg.write_attribute("block_names", fmt::format("{}", fmt::join(block_names, ",")));
+  // Which cells each stimulus drives, for rasters of the cue subsets and for checks of the
+  // input (node ids of the input population).
+  sim::h5::Group sg = file.create_group("stimuli");
+  sg.write_attribute("population", cfg.input_population);
+  sg.write_attribute("form", cfg.poisson_stimulus ? "poisson" : "current");
+  sim::h5::Group sgc = sg.create_group("cues"), sgo = sg.create_group("outcomes");
+  for (std::size_t c = 0; c < cfg.cues.size(); ++c)
+    sgc.write_dataset(cfg.cues[c], session.cue_cells(c));
+  for (std::size_t o = 0; o < cfg.outcomes.size(); ++o)
+    sgo.write_dataset(cfg.outcomes[o], session.outcome_cells(o));
   sim::h5::Group rg = file.create_group("readouts");
   rg.write_dataset("t_ms", session.t_rec());
   const auto n = static_cast<hsize_t>(trials.size()), m = static_cast<hsize_t>(session.n_rec());

@@ -14,7 +14,10 @@
 //    or (paradigm.stimulus = "poisson") independent Poisson input spikes to each cell of
 //    the subset for that time (cue_rate_hz, cue_weight mV of charge per spike through the
 //    population's synapse; likewise the outcome); /metrics stimulus_poisson (0/1) and
-//    cue_input_spikes, outcome_input_spikes (input spikes delivered);
+//    cue_input_spikes, outcome_input_spikes (input spikes delivered). A count is a pure
+//    function of (run seed, stream, cell, step); stimuli of one kind that overlap in time
+//    (a cue longer than the trial spacing) draw from different streams (interval_layers),
+//    so that each presentation is its own Poisson train;
 //  - the outcome does not drive the reservoir by default (outcome_input = false; every
 //    built-in config), so the readouts can never see it; with outcome_input = true timing
 //    and probability are scored on omission trials only (conditions with p = 1 then have
@@ -78,6 +81,8 @@
 //   /readouts   t_ms [S] (ms since cue), when, what_<outcome>, force_noreset, force_reset:
 //               [n_trials, S] decimated outputs aligned to each trial's cue
 //   /weights/<block>/when_<cue>, what_<outcome>, force_noreset, force_reset: end of block
+//   /stimuli    attributes population (paradigm.input_population) and form ("current" or
+//               "poisson"); cues/<cue>, outcomes/<outcome>: the node ids each drives
 //   /metrics    float64 attributes (also printed at the end): clock_*, timing_*, amplitude_*,
 //               probability_*, adaptation_* (latency change of [metrics] adaptation_cue),
 //               adaptation_<cue>_p80_to_p20_* etc. (other changes), *_heldout_*, angle_*
@@ -94,5 +99,11 @@ Experiment experiment();
 models::plasticity::AttentionGateParams gate_params(double surprise_gain, double outcome_gain);
 void open_gate(models::plasticity::AttentionGate& gate, const Trial& trial, const Timing& timing,
                double dt_ms);
+
+// Interval partitioning of stimulus windows [start, end) given in order of start: each takes
+// the lowest layer that is free by its start, so windows of one layer never overlap and
+// layer 0 holds every window that overlaps no earlier one. Poisson stimuli of one kind draw
+// each layer from its own stream, so that overlapping presentations get independent input.
+std::vector<uint32_t> interval_layers(const std::vector<std::pair<sim::Step, sim::Step>>& windows);
 
 }  // namespace experiments::what_when

@@ -67,15 +67,16 @@ const experiments::Experiment& experiment_of(const sim::ConfigDocument& doc) {
   return *exp;
 }
 
-int cmd_run(const std::string& config, const std::vector<std::string>& sets,
-            const std::optional<std::string>& out, std::optional<int> threads,
-            std::optional<int64_t> seed, bool overwrite) {
+int cmd_run(const std::string& config, const std::vector<std::string>& unsets,
+            const std::vector<std::string>& sets, const std::optional<std::string>& out,
+            std::optional<int> threads, std::optional<int64_t> seed, bool overwrite) {
   sim::Log log;
   const std::string path = resolve_config(config);
   sim::ConfigDocument doc = sim::load_config(path);
   doc.file = config == path ? config : path;
   // A [sweep] table describes a family of runs for `snnsim sweep`; one run ignores it.
   doc.root.erase("sweep");
+  for (const auto& k : unsets) sim::apply_removal(doc, k);  // before --set, which may refill
   for (const auto& s : sets) sim::apply_override(doc, s);
   if (threads) sim::apply_override(doc, fmt::format("simulation.threads={}", *threads));
   if (seed) sim::apply_override(doc, fmt::format("simulation.seed={}", *seed));
@@ -128,7 +129,7 @@ int main(int argc, char** argv) {
                        fmt::format("snnsim {} (git {})", sim::engine_version, sim::engine_git_hash));
 
   std::string config;
-  std::vector<std::string> sets;
+  std::vector<std::string> sets, unsets;
   std::optional<std::string> out;
   std::optional<int> threads;
   std::optional<int64_t> seed;
@@ -137,6 +138,8 @@ int main(int argc, char** argv) {
   run->add_option("config", config, "experiment config (TOML), or the name of a built-in one")
       ->required();
   run->add_option("--set", sets, "override a config value: dotted.key=value (repeatable)");
+  run->add_option("--unset", unsets,
+                  "remove a config key, applied before --set: dotted.key (repeatable)");
   run->add_option("--out", out, "run folder (default runs/<config name>)");
   run->add_option("--threads", threads, "OpenMP threads (results do not depend on it)")
       ->check(CLI::Range(1, 1024));
@@ -181,7 +184,7 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
   try {
-    if (*run) return cmd_run(config, sets, out, threads, seed, overwrite);
+    if (*run) return cmd_run(config, unsets, sets, out, threads, seed, overwrite);
     if (*sweep)
       return snnsim_cli::run_sweep(sweep_options, resolve_config(sweep_options.config), experiment_of,
                                    &g_stop);

@@ -30,6 +30,7 @@ void add_sweep_options(CLI::App& app, SweepOptions& o) {
   app.add_option("config", o.config, "experiment config (TOML) with a [sweep] table, or a built-in name")
       ->required();
   app.add_option("--set", o.sets, "override a config value for every point: dotted.key=value");
+  app.add_option("--unset", o.unsets, "remove a config key for every point, before --set");
   app.add_option("--sweep", o.sweeps,
                  "sweep a key: key=[v1,v2,...], key=linspace(start,stop,count) or "
                  "key=logspace(start_exp10,stop_exp10,count); adds to or replaces [sweep.parameters]");
@@ -153,6 +154,7 @@ int run_sweep(const SweepOptions& o, const std::string& config_path,
   sw::Spec spec = sw::read_spec(doc);
   for (const auto& s : o.sweeps) sw::add_or_replace(spec, sw::parse_command_line_parameter(s));
   doc.root.erase("sweep");
+  for (const auto& k : o.unsets) sim::apply_removal(doc, k);
   for (const auto& s : o.sets) sim::apply_override(doc, s);
   const uint64_t master_seed = master_seed_of(o, doc);
   const experiments::Experiment& experiment = experiment_of(doc);
@@ -260,6 +262,7 @@ int run_sweep(const SweepOptions& o, const std::string& config_path,
       const fs::path tmp = final_dir.parent_path() / (".tmp-" + final_dir.filename().string());
       fs::remove_all(tmp, ec);  // left by an interrupted or failed earlier attempt
       std::vector<std::string> args = {binary, "run", config_abs};
+      for (const auto& k : o.unsets) args.insert(args.end(), {"--unset", k});
       for (const auto& s : o.sets) args.insert(args.end(), {"--set", s});
       for (const auto& s : sw::overrides(spec, pt)) args.insert(args.end(), {"--set", s});
       args.insert(args.end(), {"--seed", fmt::format("{}", pt.seed), "--out", tmp.string(),

@@ -18,6 +18,7 @@ namespace snnsim_cli {
 struct SweepOptions {
   std::string config;                  // as given on the command line
   std::vector<std::string> sets;       // --set: base overrides, applied to every point
+  std::vector<std::string> unsets;     // --unset: keys removed for every point, before --set
   std::vector<std::string> sweeps;     // --sweep key=LIST: add or replace parameters
   std::optional<std::string> out;      // --out DIR (default runs/<config stem>-sweep)
   std::optional<std::string> resume;   // --resume DIR

@@ -275,13 +275,61 @@ SET_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("assignment,message", [c[1:] for c in SET_ERRORS],
-                         ids=[c[0] for c in SET_ERRORS])
-def test_bad_set(tmp_path, assignment, message):
+UNSET_ERRORS = [
+    ("missing key", "simulation.sead",
+     "snnsim: error: --unset simulation.sead: key 'simulation.sead': the config has no "
+     "'simulation.sead' to remove"),
+    ("missing table", "simulaton.seed",
+     "snnsim: error: --unset simulaton.seed: key 'simulaton.seed': the config has no "
+     "'simulaton' to remove"),
+    ("with a value", "simulation.seed=3",
+     "snnsim: error: --unset simulation.seed=3: key 'simulation.seed=3': expected --unset "
+     "dotted.key (no value)"),
+    ("unknown element", "population.exx.size",
+     "snnsim: error: --unset population.exx.size: key 'population.exx.size': no element "
+     "named 'exx' in [[population]] (did you mean 'exc'?)"),
+]
+
+
+@pytest.mark.parametrize("flag,arg,message",
+                         [("--set", *c[1:]) for c in SET_ERRORS] +
+                         [("--unset", *c[1:]) for c in UNSET_ERRORS],
+                         ids=[f"set {c[0]}" for c in SET_ERRORS] +
+                             [f"unset {c[0]}" for c in UNSET_ERRORS])
+def test_bad_set_or_unset(tmp_path, flag, arg, message):
     config = write_config(tmp_path)
-    r = snnsim("run", config.name, "--set", assignment, "--out", "out", cwd=tmp_path)
+    r = snnsim("run", config.name, flag, arg, "--out", "out", cwd=tmp_path)
     assert_one_line_error(r, message)
     assert not (tmp_path / "out").exists()
+
+
+def test_unset_gives_the_default_and_set_refills(tmp_path):
+    """--unset population.exc.drive.noise_sigma gives the same spikes as a config file
+    without that key (the default, no noise) and not those of the config as it is;
+    --unset then --set of one key equals the --set alone (removals come first)."""
+    config = write_config(tmp_path)
+    text = config.read_text()
+    old = "drive = { mean = 6.0, noise_sigma = 3.0 }"
+    assert text.count(old) == 1
+    write_config(tmp_path, text.replace(old, "drive = { mean = 6.0 }"), "edited.toml")
+    run_ok("run", config.name, "--unset", "population.exc.drive.noise_sigma", "--out", "unset",
+           cwd=tmp_path)
+    run_ok("run", "edited.toml", "--out", "edited", cwd=tmp_path)
+    run_ok("run", config.name, "--out", "plain", cwd=tmp_path)
+    a, b = spikes_of(tmp_path / "unset/spikes.h5"), spikes_of(tmp_path / "edited/spikes.h5")
+    c = spikes_of(tmp_path / "plain/spikes.h5")
+    for p in b:
+        np.testing.assert_array_equal(a[p][0], b[p][0])
+        np.testing.assert_array_equal(a[p][1], b[p][1])
+    assert len(b["exc"][0]) > 0 and not np.array_equal(b["exc"][0], c["exc"][0])
+    run_ok("run", config.name, "--unset", "population.exc.drive.mean", "--set",
+           "population.exc.drive.mean=7", "--out", "refill", cwd=tmp_path)
+    run_ok("run", config.name, "--set", "population.exc.drive.mean=7", "--out", "set",
+           cwd=tmp_path)
+    a, b = spikes_of(tmp_path / "refill/spikes.h5"), spikes_of(tmp_path / "set/spikes.h5")
+    for p in b:
+        np.testing.assert_array_equal(a[p][0], b[p][0])
+        np.testing.assert_array_equal(a[p][1], b[p][1])
 
 
 @pytest.mark.parametrize("flags,fragments", [

@@ -286,3 +286,25 @@ def test_existing_folder_and_different_resume_are_refused(binary, config, tmp_pa
     assert "0 to run" in run.stderr
     sweep(binary, config, "--out", out, "--overwrite", "--sweep", "projection.ee.weight=[0.5]",
           check=0)
+
+
+def test_unset_reaches_every_point(binary, config, tmp_path):
+    """--unset removes a key for the whole sweep before --set: the base config lacks it and
+    every point runs with the key's default (population.inh.drive: mean 0, sigma 0, the
+    documented defaults of a population's drive), where the config says mean 2, sigma 3."""
+    import tomllib
+    out = tmp_path / "sweep"
+    sweep(binary, config, "--unset", "population.inh.drive", "--jobs", 2, "--out", out, check=0)
+    base = tomllib.loads((out / "base_config.toml").read_text())
+    assert "drive" not in next(p for p in base["population"] if p["name"] == "inh")
+    rows = index_rows(out)
+    assert len(rows) == 6 and all(r["status"] == "done" for r in rows)
+    for r in rows:
+        resolved = tomllib.loads((out / r["folder"] / "config.toml").read_text())
+        inh = next(p for p in resolved["population"] if p["name"] == "inh")
+        assert inh["drive"]["mean"] == 0.0 and inh["drive"]["noise_sigma"] == 0.0
+    # A key that is not there is refused before anything runs.
+    bad = sweep(binary, config, "--unset", "population.inh.nothing", "--out", tmp_path / "bad",
+                check=2)
+    assert "the config has no 'population.inh.nothing' to remove" in bad.stderr
+    assert not (tmp_path / "bad").exists()

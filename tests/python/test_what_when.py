@@ -58,6 +58,16 @@ def test_layout(result):
     # drive the reservoir (outcome_input = false), so every trial is scored.
     assert result["metrics"]["outcome_input"] == 0
     assert result["metrics"]["scored_on_omission_trials_only"] == 0
+    # /stimuli: which exc cells each cue drives, 20 % of the 320 each (cue_fraction), disjoint.
+    with h5py.File(os.path.join(result["path"], "spikes.h5"), "r") as f:
+        g = f["stimuli"]
+        assert g.attrs["population"] == "exc" and g.attrs["form"] == "current"
+        cues = {k: g["cues"][k][()] for k in g["cues"]}
+        assert sorted(g["outcomes"]) == ["X", "Y"]
+    assert sorted(cues) == ["A", "B", "C", "D", "E"]
+    assert all(len(v) == 64 and len(set(v)) == 64 and v.min() >= 0 and v.max() < 320
+               for v in cues.values())
+    assert len(set(np.concatenate(list(cues.values())))) == 5 * 64
 
 
 def test_clock(result):
@@ -857,3 +867,69 @@ def test_poisson_cue_stimulus(tmp_path):
     with h5py.File(step0, "r") as f:
         assert float(f["metrics"].attrs["stimulus_poisson"]) == 0.0
         assert "cue_input_spikes" not in f["metrics"].attrs
+
+
+def test_poisson_cue_input_is_exact_at_the_onset(tmp_path):
+    """The Poisson cue's charge enters at the onset step itself, cue_weight per input spike.
+    Three runs of one short schedule differ only in cue_weight (0, 10, 20) and record every
+    exc cell's input current. Up to the first cue onset k0 they are the same network with
+    the same noise, so at k0 - 1 their inputs are equal, and at k0 cell i's input differs
+    from the weight-0 run by exactly w * n_i / tau_syn (the exponential synapse turns a
+    charge q into a current jump q / tau, sim/network.cpp): n_i must be a whole number of
+    input spikes, the same for both weights, 0 off the cue's cells (/stimuli), and Poisson
+    with lambda = 500 Hz * 1 ms = 0.5 on them, so some cell has n_i > 0 (all 64 at 0 has
+    probability exp(-32) = 1e-14) and the number at 0 lies within 5 binomial s.d. of
+    64 exp(-0.5) = 38.8. A one-step delay leaves every n_i at 0, an early one moves k0 - 1,
+    a wrong charge per spike makes n_i not whole or not equal across weights (checked by
+    breaking each on purpose)."""
+    import re
+    import tomllib
+    text = open(os.path.join(ROOT, "experiments", "what_when_small.toml")).read()
+    text, n = re.subn(r"(?m)^cue_amplitude = 10\.0.*$",
+                      'stimulus = "poisson"\ncue_rate_hz = 500.0\ncue_weight = 20.0', text)
+    assert n == 1
+    text, n = re.subn(r"(?m)^trials_per_condition = \d+", "trials_per_condition = 2", text)
+    assert n == 2
+    text += ('\n[[trace]]\npopulation = "exc"\nnode_ids = [' +
+             ", ".join(str(i) for i in range(320)) + "]\n")
+    config = tmp_path / "onset.toml"
+    config.write_text(text)
+    cfg = tomllib.loads(text)
+    tau = next(p for p in cfg["population"] if p["name"] == "exc")["synapse"]["tau_ms"]
+    dt = cfg["simulation"]["dt_ms"]
+
+    def run(weight):
+        out = tmp_path / f"w{weight}"
+        proc = subprocess.run([os.environ["SNNSIM_BIN"], "run", str(config), "--out", str(out),
+                               "--set", f"paradigm.cue_weight={weight}"],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        with h5py.File(out / "spikes.h5", "r") as f:
+            tr = f["traces"]["exc"]
+            assert list(tr["node_ids"][()]) == list(range(320))
+            # No stop_ms and duration_ms = 0: the trace records to the schedule's end.
+            assert np.isclose(tr["time_ms"][-1] + dt, f["metrics"].attrs["model_time_s"] * 1e3)
+            names = f["trials"].attrs["cue_names"].split(",")
+            first = int(np.argmin(f["trials"]["start_ms"][()]))
+            onset_ms = float(f["trials"]["start_ms"][first])
+            cells = f["stimuli"]["cues"][names[f["trials"]["cue"][first]]][()]
+            k0 = int(np.flatnonzero(np.isclose(tr["time_ms"][()], onset_ms))[0])
+            return tr["input"][k0 - 1], tr["input"][k0], cells, onset_ms
+
+    base_before, base, cells, onset = run(0.0)
+    counts = {}
+    for w in (10.0, 20.0):
+        before, at, cells_w, onset_w = run(w)
+        assert onset_w == onset and np.array_equal(cells_w, cells)
+        np.testing.assert_array_equal(before, base_before)  # nothing before the onset
+        n_i = (at - base) * tau / w
+        np.testing.assert_allclose(n_i, np.round(n_i), atol=1e-9)
+        counts[w] = np.round(n_i).astype(int)
+    np.testing.assert_array_equal(counts[10.0], counts[20.0])
+    n_i = counts[20.0]
+    off = np.setdiff1d(np.arange(320), cells)
+    assert np.all(n_i[off] == 0) and np.all(n_i[cells] >= 0) and np.any(n_i[cells] > 0)
+    lam = 500.0 * dt * 1e-3
+    zero = int(np.count_nonzero(n_i[cells] == 0))
+    p0 = np.exp(-lam)
+    assert abs(zero - len(cells) * p0) < 5 * np.sqrt(len(cells) * p0 * (1 - p0)), zero

@@ -383,7 +383,12 @@ TEST_CASE("out-of-range readout, gate, clock and paradigm values are rejected at
                         {"readout", "outcome_gain", -1.0},   {"readout", "tau_min_ms", 0.0},
                         {"readout", "tau_max_ms", 10.0},     {"paradigm", "iti_jitter_ms", -1.0},
                         {"paradigm", "warmup_ms", -1.0},     {"readout", "precondition_floor", 0.0},
-                        {"simulation", "duration_ms", 1000.0}};
+                        {"simulation", "duration_ms", 1000.0},
+                        // a negative or zero outcome used to give no outcome input without a
+                        // word, a fraction of a step one a step shorter or longer
+                        {"paradigm", "outcome_duration_ms", -100.0},
+                        {"paradigm", "outcome_duration_ms", 0.0},
+                        {"paradigm", "outcome_duration_ms", 50.5}};
   for (const auto& c : cases) {
     CAPTURE(c.key);
     auto doc = sim::load_config(std::string(SNNSIM_SOURCE_DIR) + "/experiments/what_when_small.toml");
@@ -415,6 +420,23 @@ TEST_CASE("out-of-range readout, gate, clock and paradigm values are rejected at
   }
   doc.root["readout"].as_table()->insert_or_assign("precondition_when", "diagonal");
   CHECK_NOTHROW(e->validate(doc));
+  // A trace of a run whose length the schedule sets (duration_ms = 0; 775 s here) records
+  // to its end without stop_ms, and one that would stop past it is refused at its stop_ms
+  // (it was refused against duration_ms = 0 even inside the schedule).
+  toml::table trace{{"population", "exc"}, {"node_ids", toml::array{0, 1}}};
+  doc.root.insert_or_assign("trace", toml::array{trace});
+  CHECK_NOTHROW(e->validate(doc));
+  trace.insert_or_assign("stop_ms", 700000.0);
+  doc.root.insert_or_assign("trace", toml::array{trace});
+  CHECK_NOTHROW(e->validate(doc));
+  trace.insert_or_assign("stop_ms", 1.0e6);
+  doc.root.insert_or_assign("trace", toml::array{trace});
+  try {
+    e->validate(doc);
+    FAIL("expected an InputError");
+  } catch (const sim::InputError& err) {
+    CHECK(err.key == "trace[0].stop_ms");
+  }
 }
 
 TEST_CASE("stimulus keys: each form's own, Poisson rates in range, refused at their key") {
@@ -525,4 +547,39 @@ TEST_CASE("FORCE with a rectified output: RLS sees the rectified error, w moves 
   // Positive drive: the plain RLS error.
   const double d_pos = r.drive(pos);
   CHECK(r.update(pos, ww::rectified_rls_target(0.25, d_pos)) == doctest::Approx(d_pos - 0.25));
+}
+
+TEST_CASE("interval layers: overlapping windows never share a layer, layer 0 is every free one") {
+  using W = std::vector<std::pair<sim::Step, sim::Step>>;
+  // Back-to-back windows ([0,10) then [10,20)) do not overlap: one layer.
+  CHECK(ww::interval_layers(W{{0, 10}, {10, 20}, {25, 30}}) == std::vector<uint32_t>{0, 0, 0});
+  CHECK(ww::interval_layers(W{}).empty());
+  // [0,100) holds layer 0; [50,60) and [55,70) overlap it and each other; [65,80) finds
+  // layer 1 free again (ended at 60); [120,130) comes after all of them.
+  const W w{{0, 100}, {50, 60}, {55, 70}, {65, 80}, {120, 130}};
+  const auto l = ww::interval_layers(w);
+  CHECK(l == std::vector<uint32_t>{0, 1, 2, 1, 0});
+  // Independent check on random windows: no two windows of one layer overlap, and each
+  // window's layer is the lowest not held by an earlier window that overlaps it.
+  sim::rng::Stream r(3, 1, 0);
+  W rnd;
+  sim::Step t = 0;
+  for (int i = 0; i < 300; ++i) {
+    t += static_cast<sim::Step>(r.below(20));
+    rnd.emplace_back(t, t + 1 + static_cast<sim::Step>(r.below(60)));
+  }
+  const auto lr = ww::interval_layers(rnd);
+  REQUIRE(lr.size() == rnd.size());
+  for (std::size_t i = 0; i < rnd.size(); ++i) {
+    std::vector<bool> held;
+    for (std::size_t j = 0; j < i; ++j)
+      if (rnd[j].second > rnd[i].first) {
+        CHECK(lr[j] != lr[i]);
+        if (held.size() <= lr[j]) held.resize(lr[j] + 1, false);
+        held[lr[j]] = true;
+      }
+    uint32_t lowest = 0;
+    while (lowest < held.size() && held[lowest]) ++lowest;
+    CHECK(lr[i] == lowest);
+  }
 }
