@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "their size (default 2000)")
     p.add_argument("--marker-size", type=_positive, default=2.0,
                    help="marker area in points² (default 2)")
+    p.add_argument("--by-stimulus", action="store_true",
+                   help="what/when runs: the input population in one band per cue (the cells "
+                   "/stimuli says it drives), then the other cells")
 
     p = sub.add_parser("rate", help="population rate over time and its power spectrum",
                        description="Mean rate per neuron in bins, and the Welch power "
@@ -245,8 +248,18 @@ def cmd_raster(args) -> None:
         t0, t1 = f.window(args.t_start, args.t_stop)
         shown = choose_raster_neurons({p: f.size(p) for p in pops}, args.max_neurons)
         # Only the neurons shown are kept while reading, so memory follows the figure.
-        spikes = {p: f.read(p, t0, t1, node_ids=None if shown[p].size == f.size(p)
-                            else shown[p]) for p in pops}
+        if args.by_stimulus:
+            from .io import read_stimuli
+            from .plots import split_by_groups
+            population, cues = read_stimuli(f)
+            if population not in pops:
+                raise AnalysisInputError(f.path, f"--by-stimulus: the stimuli drive "
+                                         f"{population!r}, which --population leaves out")
+            # Read whole, split into bands, then subsample each band.
+            spikes = split_by_groups({p: f.read(p, t0, t1) for p in pops}, population, cues)
+        else:
+            spikes = {p: f.read(p, t0, t1, node_ids=None if shown[p].size == f.size(p)
+                                else shown[p]) for p in pops}
     fig, _ = plot_raster(spikes, args.max_neurons, args.marker_size, args.title)
     print(f"raster {_spike_summary_line(spikes)}")
     _save(fig, args, out)

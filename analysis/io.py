@@ -600,6 +600,31 @@ def read_trials(path: str | os.PathLike) -> dict[str, np.ndarray]:
         return _read_trials(h5, path)
 
 
+def read_stimuli(f: "SpikeFile") -> tuple[str, dict[str, np.ndarray]]:
+    """A what/when file's ``/stimuli``: the input population and, per cue, the node ids the
+    cue drives (in the file's order of cues)."""
+    h5 = f.h5
+    if "stimuli" not in h5 or "cues" not in h5["stimuli"]:
+        raise AnalysisInputError(f.path, "group missing (only what/when runs name the cells "
+                                 "their stimuli drive)", what="/stimuli/cues")
+    g = h5["stimuli"]
+    population = _text(g.attrs.get("population", ""))
+    if population not in f.populations:
+        raise AnalysisInputError(f.path, f"population {population!r} is not in the file",
+                                 what="/stimuli")
+    n = f.size(population)
+    order = _text(h5["trials"].attrs.get("cue_names", "")).split(",") if "trials" in h5 else []
+    names = [c for c in order if c in g["cues"]] + sorted(set(g["cues"]) - set(order))
+    cues = {}
+    for name in names:
+        ids = np.asarray(g["cues"][name][()], dtype=np.int64)
+        if ids.ndim != 1 or (ids.size and (ids.min() < 0 or ids.max() >= n)):
+            raise AnalysisInputError(f.path, f"expected node ids of {population!r} (0..{n - 1})",
+                                     what=f"/stimuli/cues/{name}")
+        cues[name] = np.unique(ids)
+    return population, cues
+
+
 def _read_traces(h5: h5py.File, path: str, population: str | None) -> Traces:
     if "traces" not in h5 or not isinstance(h5["traces"], h5py.Group):
         raise AnalysisInputError(path, "group missing (this run recorded no traces)",

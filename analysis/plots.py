@@ -91,6 +91,34 @@ def raster_data(spikes: Mapping[str, Spikes],
     return data
 
 
+def split_by_groups(spikes: Mapping[str, Spikes], population: str,
+                    groups: Mapping[str, np.ndarray]) -> dict[str, Spikes]:
+    """`population` split into one band per group of node ids (e.g. the cells each cue
+    drives), then the cells in no group (if any), each band's ids renumbered 0..k-1 in id order;
+    the other populations as they are. A cell in two groups is shown in both."""
+    out: dict[str, Spikes] = {}
+    for pop, s in spikes.items():
+        if pop != population:
+            out[pop] = s
+            continue
+        grouped = np.zeros(s.n_neurons, bool)
+        bands = []
+        for name, ids in groups.items():
+            ids = np.unique(np.asarray(ids, dtype=np.int64))
+            grouped[ids] = True
+            bands.append((f"{pop}: {name}", ids))
+        if not grouped.all():
+            bands.append((f"{pop}: other", np.flatnonzero(~grouped)))
+        for label, ids in bands:
+            rank = np.searchsorted(ids, s.node_ids)
+            keep = np.zeros(s.node_ids.size, bool)
+            if ids.size:
+                keep = ids[np.minimum(rank, ids.size - 1)] == s.node_ids
+            out[label] = Spikes(label, s.times_ms[keep], rank[keep].astype(np.int64),
+                                int(ids.size), s.t_start_ms, s.t_stop_ms)
+    return out
+
+
 def plot_raster(spikes: Mapping[str, Spikes], max_neurons: int = 2000,
                 marker_size: float = 2.0, title: str | None = None):
     sizes = {p: s.n_neurons for p, s in spikes.items()}

@@ -933,3 +933,51 @@ def test_poisson_cue_input_is_exact_at_the_onset(tmp_path):
     zero = int(np.count_nonzero(n_i[cells] == 0))
     p0 = np.exp(-lam)
     assert abs(zero - len(cells) * p0) < 5 * np.sqrt(len(cells) * p0 * (1 - p0)), zero
+
+
+def test_raster_by_stimulus_bands_are_the_cue_cells(result, tmp_path, capsys):
+    """raster --by-stimulus: one band per cue holding exactly the spikes of the cells
+    /stimuli names for it (counted here with plain h5py), the band's rows the rank of each
+    id in the cue's id list, and a band of the cells in no cue only if there are any (none
+    in the small config: 5 cues x 20 % use every exc cell; with 4 cues, the fifth cue's
+    cells); inh as it is. A file without /stimuli exits 2."""
+    from analysis.cli import main
+    from analysis.io import SpikeFile, read_stimuli
+    from analysis.plots import split_by_groups
+    path = os.path.join(result["path"], "spikes.h5")
+    with h5py.File(path, "r") as f:
+        ids = f["spikes/exc/node_ids"][()]
+        t = f["spikes/exc/timestamps"][()]
+        cues = {k: np.sort(f["stimuli/cues"][k][()]) for k in f["stimuli/cues"]}
+        n_inh = f["spikes/inh/node_ids"].shape[0]
+    with SpikeFile(path) as sf:
+        population, read = read_stimuli(sf)
+        exc = sf.read("exc")
+        bands = split_by_groups({"exc": exc, "inh": sf.read("inh")}, population, read)
+    assert population == "exc" and list(read) == ["A", "B", "C", "D", "E"]
+    assert list(bands) == [f"exc: {c}" for c in "ABCDE"] + ["inh"]
+    for name, cells in cues.items():
+        b = bands[f"exc: {name}"]
+        inside = np.isin(ids, cells)
+        assert b.n_neurons == cells.size and b.n_spikes == int(inside.sum()) > 0
+        np.testing.assert_array_equal(b.times_ms, t[inside])
+        np.testing.assert_array_equal(cells[b.node_ids], ids[inside])
+    four = split_by_groups({"exc": exc}, "exc", {k: read[k] for k in "ABCD"})
+    other, in_e = four["exc: other"], np.isin(ids, cues["E"])
+    assert list(four)[-1] == "exc: other" and other.n_neurons == cues["E"].size
+    np.testing.assert_array_equal(other.times_ms, t[in_e])
+    np.testing.assert_array_equal(cues["E"][other.node_ids], ids[in_e])
+    assert bands["inh"].n_spikes == n_inh
+    out = tmp_path / "raster.png"
+    assert main(["raster", result["path"], "--by-stimulus", "-o", str(out),
+                 "--t-stop", "5000"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    plain = tmp_path / "plain.h5"
+    with h5py.File(path, "r") as src, h5py.File(plain, "w") as dst:
+        for k in src.attrs:
+            dst.attrs[k] = src.attrs[k]
+        for k in ("spikes", "run"):
+            src.copy(k, dst)
+    capsys.readouterr()
+    assert main(["raster", str(plain), "--by-stimulus", "-o", str(tmp_path / "x.png")]) == 2
+    assert "/stimuli/cues" in capsys.readouterr().err
