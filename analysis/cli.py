@@ -246,8 +246,6 @@ def cmd_raster(args) -> None:
     with SpikeFile(args.file) as f:
         pops = f.select(_populations(args.population))
         t0, t1 = f.window(args.t_start, args.t_stop)
-        shown = choose_raster_neurons({p: f.size(p) for p in pops}, args.max_neurons)
-        # Only the neurons shown are kept while reading, so memory follows the figure.
         if args.by_stimulus:
             from .io import read_stimuli
             from .plots import split_by_groups
@@ -255,9 +253,11 @@ def cmd_raster(args) -> None:
             if population not in pops:
                 raise AnalysisInputError(f.path, f"--by-stimulus: the stimuli drive "
                                          f"{population!r}, which --population leaves out")
-            # Read whole, split into bands, then subsample each band.
+            # Read whole and split into bands; plot_raster subsamples each band.
             spikes = split_by_groups({p: f.read(p, t0, t1) for p in pops}, population, cues)
         else:
+            # Only the neurons shown are kept while reading, so memory follows the figure.
+            shown = choose_raster_neurons({p: f.size(p) for p in pops}, args.max_neurons)
             spikes = {p: f.read(p, t0, t1, node_ids=None if shown[p].size == f.size(p)
                                 else shown[p]) for p in pops}
     fig, _ = plot_raster(spikes, args.max_neurons, args.marker_size, args.title)

@@ -73,6 +73,15 @@ def choose_raster_neurons(sizes: Mapping[str, int], max_neurons: int) -> dict[st
             for p, n in sizes.items()}
 
 
+def _rank_in(ids: np.ndarray, node_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each spike's node id: whether it is in the sorted `ids`, and its rank there."""
+    rank = np.searchsorted(ids, node_ids)
+    keep = np.zeros(node_ids.size, bool)
+    if ids.size:
+        keep = ids[np.minimum(rank, ids.size - 1)] == node_ids
+    return keep, rank
+
+
 def raster_data(spikes: Mapping[str, Spikes],
                 shown: Mapping[str, np.ndarray] | None = None) -> dict:
     """Per population: times, rows (y), row offset and the ids shown. Populations are
@@ -81,10 +90,7 @@ def raster_data(spikes: Mapping[str, Spikes],
     data, offset = {}, 0
     for pop, s in spikes.items():
         ids = np.arange(s.n_neurons) if shown is None else np.asarray(shown[pop])
-        rank = np.searchsorted(ids, s.node_ids)
-        keep = np.zeros(s.node_ids.size, bool)
-        if ids.size:
-            keep = ids[np.minimum(rank, ids.size - 1)] == s.node_ids
+        keep, rank = _rank_in(ids, s.node_ids)
         data[pop] = {"times_ms": s.times_ms[keep], "rows": offset + rank[keep],
                      "node_ids": ids, "row_offset": offset, "n_neurons": s.n_neurons}
         offset += ids.size
@@ -110,10 +116,7 @@ def split_by_groups(spikes: Mapping[str, Spikes], population: str,
         if not grouped.all():
             bands.append((f"{pop}: other", np.flatnonzero(~grouped)))
         for label, ids in bands:
-            rank = np.searchsorted(ids, s.node_ids)
-            keep = np.zeros(s.node_ids.size, bool)
-            if ids.size:
-                keep = ids[np.minimum(rank, ids.size - 1)] == s.node_ids
+            keep, rank = _rank_in(ids, s.node_ids)
             out[label] = Spikes(label, s.times_ms[keep], rank[keep].astype(np.int64),
                                 int(ids.size), s.t_start_ms, s.t_stop_ms)
     return out
