@@ -298,7 +298,7 @@ def test_unset_reaches_every_point(binary, config, tmp_path):
     base = tomllib.loads((out / "base_config.toml").read_text())
     assert "drive" not in next(p for p in base["population"] if p["name"] == "inh")
     rows = index_rows(out)
-    assert len(rows) == 6 and all(r["status"] == "done" for r in rows)
+    assert len(rows) == 2 * 3 and all(r["status"] == "done" for r in rows)  # CONFIG: 2 x 3
     for r in rows:
         resolved = tomllib.loads((out / r["folder"] / "config.toml").read_text())
         inh = next(p for p in resolved["population"] if p["name"] == "inh")

@@ -876,17 +876,22 @@ def test_poisson_cue_input_is_exact_at_the_onset(tmp_path):
     the same noise, so at k0 - 1 their inputs are equal, and at k0 cell i's input differs
     from the weight-0 run by exactly w * n_i / tau_syn (the exponential synapse turns a
     charge q into a current jump q / tau, sim/network.cpp): n_i must be a whole number of
-    input spikes, the same for both weights, 0 off the cue's cells (/stimuli), and Poisson
-    with lambda = 500 Hz * 1 ms = 0.5 on them, so some cell has n_i > 0 (all 64 at 0 has
-    probability exp(-32) = 1e-14) and the number at 0 lies within 5 binomial s.d. of
-    64 exp(-0.5) = 38.8. A one-step delay leaves every n_i at 0, an early one moves k0 - 1,
-    a wrong charge per spike makes n_i not whole or not equal across weights (checked by
-    breaking each on purpose)."""
+    input spikes, the same for both weights, 0 off the cue's cells (/stimuli), and
+    Poisson(lambda) on them. With cue_fraction 0.5 (160 cells; the five cues' subsets then
+    wrap and overlap, which the first onset does not mind) and 2000 Hz (lambda = 2 per
+    1 ms step), the sum over the cue's cells is Poisson(320), checked within 5 s.d.
+    (+-89), and the cells with n_i = 0 within 5 binomial s.d. of 160 exp(-2) = 21.7. A
+    one-step delay leaves every n_i at 0, an early one moves k0 - 1, a charge per spike off
+    by 1.5 makes n_i not whole, one off by 2 doubles the sum (checked by breaking each on
+    purpose)."""
     import re
     import tomllib
     text = open(os.path.join(ROOT, "experiments", "what_when_small.toml")).read()
+    rate_hz = 2000.0
     text, n = re.subn(r"(?m)^cue_amplitude = 10\.0.*$",
-                      'stimulus = "poisson"\ncue_rate_hz = 500.0\ncue_weight = 20.0', text)
+                      f'stimulus = "poisson"\ncue_rate_hz = {rate_hz}\ncue_weight = 20.0', text)
+    assert n == 1
+    text, n = re.subn(r"(?m)^cue_fraction = 0\.2", "cue_fraction = 0.5", text)
     assert n == 1
     text, n = re.subn(r"(?m)^trials_per_condition = \d+", "trials_per_condition = 2", text)
     assert n == 2
@@ -917,6 +922,7 @@ def test_poisson_cue_input_is_exact_at_the_onset(tmp_path):
             return tr["input"][k0 - 1], tr["input"][k0], cells, onset_ms
 
     base_before, base, cells, onset = run(0.0)
+    assert len(cells) == 160
     counts = {}
     for w in (10.0, 20.0):
         before, at, cells_w, onset_w = run(w)
@@ -928,8 +934,10 @@ def test_poisson_cue_input_is_exact_at_the_onset(tmp_path):
     np.testing.assert_array_equal(counts[10.0], counts[20.0])
     n_i = counts[20.0]
     off = np.setdiff1d(np.arange(320), cells)
-    assert np.all(n_i[off] == 0) and np.all(n_i[cells] >= 0) and np.any(n_i[cells] > 0)
-    lam = 500.0 * dt * 1e-3
+    assert np.all(n_i[off] == 0) and np.all(n_i[cells] >= 0)
+    lam = rate_hz * dt * 1e-3
+    mean = len(cells) * lam
+    assert abs(int(n_i[cells].sum()) - mean) < 5 * np.sqrt(mean), n_i[cells].sum()
     zero = int(np.count_nonzero(n_i[cells] == 0))
     p0 = np.exp(-lam)
     assert abs(zero - len(cells) * p0) < 5 * np.sqrt(len(cells) * p0 * (1 - p0)), zero
