@@ -46,6 +46,9 @@ class WhatWhenRun:
             # angle_outcome of the resolved config), so plots show the same angle by default.
             self.angle_cue = self.angle_outcome = self.adaptation_cue = None
             self.steady_trials = self.snapshot_trials = None
+            # The held-out banks ([metrics] bank_trials, bank_sample_ms; the experiment's
+            # defaults when the config does not set them).
+            self.bank_trials, self.bank_sample_ms = 10, 20.0
             # /run complete: 1 after a clean close, 0 while running or after an interruption
             # (None in files without the attribute).
             self.complete = None
@@ -61,6 +64,8 @@ class WhatWhenRun:
                 self.adaptation_cue = metrics_cfg.get("adaptation_cue")
                 self.steady_trials = metrics_cfg.get("steady_trials")
                 self.snapshot_trials = metrics_cfg.get("snapshot_trials")
+                self.bank_trials = int(metrics_cfg.get("bank_trials", self.bank_trials))
+                self.bank_sample_ms = float(metrics_cfg.get("bank_sample_ms", self.bank_sample_ms))
             self.weights = {}
             if "weights" in f:
                 for b in f["weights"]:
@@ -778,6 +783,220 @@ def spectrum_command(args, output, save) -> None:
     save(fig, args, out)
 
 
+REPLAY_NORMALISATIONS = ("mean", "sample")
+
+
+def replay_when(x, target, gate, eta0: float, starts, normalise: str = "mean",
+                average_trials: float = 1.0) -> np.ndarray:
+    """Replays a when readout's learning rule on its recorded learning samples (rows of x in
+    learning order; trial k's samples start at row starts[k]) from w = 0, and returns the
+    weights the experiment would score for each trial: those at the trial's start (frozen).
+    Per sample: y = max(0, w.x), M = (target - y) gate, w += eta M x (models/readout.hpp), with
+      normalise "mean":   eta = eta0 / E||x||^2, the running mean of ||x||^2 over the samples
+                          so far, this one included (Eq. R1: the run's own rule);
+      normalise "sample": eta = eta0 / ||x||^2 (normalised LMS; Haykin, "Adaptive Filter
+                          Theory", ch. 6): each sample moves the output by the same share
+                          eta0 of its error, where Eq. R1 moves it by eta0 ||x||^2 / E||x||^2,
+                          which for the what/when features is about 4 early in the trial and
+                          0.3 late in it (||x||^2 about 1200 in the first 100 ms after the
+                          cue, 75 after 1 s, full config).
+    average_trials = a > 1 scores an exponential iterate average instead (Polyak & Juditsky
+    1992, SIAM J. Control Optim. 30:838): wbar_0 = w_0 = 0, wbar_k = wbar_(k-1) + (w_k -
+    wbar_(k-1)) / a at trial k's start; the rule itself still learns from the output of w.
+    a = 1 is the plain rule."""
+    if normalise not in REPLAY_NORMALISATIONS:
+        raise ValueError(f"normalise: one of {REPLAY_NORMALISATIONS}")
+    if not average_trials >= 1:
+        raise ValueError("average_trials: expected >= 1")
+    n_rows, nf = x.shape
+    bounds = list(starts) + [n_rows]
+    w = np.zeros(nf)
+    wbar = np.zeros(nf)
+    scored = np.zeros((len(starts), nf))
+    power_sum, count = 0.0, 0
+    for k in range(len(starts)):
+        if k > 0:
+            wbar += (w - wbar) / average_trials
+        scored[k] = wbar
+        rows = x[bounds[k]:bounds[k + 1]].astype(np.float64)
+        for j, xi in enumerate(rows):
+            i = bounds[k] + j
+            p = float(xi @ xi)
+            power_sum += p
+            count += 1
+            y = max(0.0, float(w @ xi))
+            m = (target[i] - y) * gate[i]
+            if m == 0.0:
+                continue
+            eta = eta0 / (power_sum / count) if normalise == "mean" else eta0 / p
+            w += (eta * m) * xi
+    return scored
+
+
+def replay_errors(x, expected, t_ms, scored, starts, change: int, bank_trials: int,
+                  bank_sample_ms: float):
+    """Per-trial and held-out errors of replayed weights (replay_when), as the experiment
+    scores its own: per trial, the mean squared error of max(0, x.w_k) against the expected
+    target over trial k's samples; held out, over the samples every bank_sample_ms of trials
+    k .. k + bank_trials - 1 on the same side of the change (bank_range in paradigm.cpp),
+    NaN where that bank is not full after the change. On the run's own rule these equal the
+    run's /trials err_when and heldout_err_when."""
+    n = len(starts)
+    bounds = list(starts) + [x.shape[0]]
+    bank = np.isclose(np.fmod(t_ms, bank_sample_ms), 0.0)
+    per, held = np.empty(n), np.full(n, np.nan)
+    for k in range(n):
+        rows = slice(bounds[k], bounds[k + 1])
+        y = np.maximum(0.0, x[rows].astype(np.float64) @ scored[k])
+        per[k] = np.mean((y - expected[rows]) ** 2)
+        end = change if k < change else n
+        if k >= change and k + bank_trials > n:
+            continue
+        rows = np.arange(bounds[k], bounds[min(end, k + bank_trials)])
+        rows = rows[bank[rows]]
+        y = np.maximum(0.0, x[rows].astype(np.float64) @ scored[k])
+        held[k] = np.mean((y - expected[rows]) ** 2)
+    return per, held
+
+
+def replay_variants(paths: list[str], eta0s, normalisations, averages, steady_trials=None,
+                    smooth: int = 5) -> dict:
+    """The when readout's rule replayed on the recorded learning samples of several runs
+    (readout.record_samples_cue), for each combination of step eta0, normalisation and
+    iterate average (replay_when), scored as the experiment scores its own (replay_errors),
+    with the t90s of recovery_figures on the mean curves over runs and on each run alone.
+    The steady error is the variant's own (its last steady_trials trials), not the lowest
+    among learners as in the experiment's figures, since only this learner is replayed.
+    eta0s None: the runs' own eta0. The runs must share the cue, its schedule and the samples
+    per trial; each run is loaded once (its features as float32)."""
+    runs, ref = [], None
+    curves: dict = {}
+    for path in paths:
+        run = WhatWhenRun(path)
+        with open_h5(run.path) as f:
+            g = _learning_samples(f, run.path)
+            cue = str(g.attrs["cue"])
+            precondition = str(g.attrs.get("precondition", "none"))
+            if precondition != "none":
+                raise AnalysisInputError(run.path, f"the recorded readout used "
+                                         f"precondition_when = {precondition!r}; the replay is "
+                                         "Eq. R1 without it", what="/learning_samples")
+            own_eta0 = float(g.attrs["eta0"])
+            trial = g["trial"][()]
+            cols = {k: g[k][()] for k in ("target", "expected", "gate", "t_ms")}
+            x = g["x"]
+            ids, change = cue_change(run, run.cue_names.index(cue))
+            if change is None:
+                raise AnalysisInputError(run.path, f"cue {cue} never changes: nothing to adapt to",
+                                         what="/trials")
+            rows = np.flatnonzero(np.isin(trial, ids))
+            starts = np.searchsorted(trial[rows], ids)
+            per_trial = np.diff(np.append(starts, rows.size))
+            if rows.size == 0 or rows[-1] + 1 != rows.size or np.any(per_trial != per_trial[0]):
+                raise AnalysisInputError(run.path, f"the samples of cue {cue}'s trials up to its "
+                                         "second change are not the first rows of the "
+                                         "recording with equal counts per trial",
+                                         what="/learning_samples")
+            key = (cue, len(ids), change, int(per_trial[0]),
+                   tuple(run.trials["latency_ms"][ids]), tuple(run.trials["probability"][ids]))
+            if ref is None:
+                ref, first = key, run.path
+            elif key != ref:
+                raise AnalysisInputError(run.path, f"its recorded cue ({cue}), schedule or "
+                                         f"samples per trial differ from those of {first}",
+                                         what="/learning_samples")
+            x = x[:rows.size]
+            cols = {k: v[:rows.size] for k, v in cols.items()}
+        if steady_trials is None and runs and run.steady_trials != runs[0]["steady_trials"]:
+            raise AnalysisInputError(run.path, f"metrics.steady_trials = {run.steady_trials} "
+                                     f"differs from {runs[0]['steady_trials']} in "
+                                     f"{runs[0]['path']}; choose one with --steady-trials",
+                                     what="/run config_toml")
+        runs.append({"path": run.path, "eta0": own_eta0, "steady_trials": run.steady_trials})
+        for eta0 in (eta0s or [own_eta0]):
+            for normalise in normalisations:
+                for average in averages:
+                    w = replay_when(x, cols["target"], cols["gate"], eta0, starts, normalise,
+                                    average)
+                    per, held = replay_errors(x, cols["expected"], cols["t_ms"], w, starts,
+                                              change, run.bank_trials, run.bank_sample_ms)
+                    c = curves.setdefault((eta0 if eta0s else None, normalise, average),
+                                          {"per": [], "held": []})
+                    c["per"].append(per)
+                    c["held"].append(held)
+    cue, n, change = ref[0], ref[1], ref[2]
+    steady = steady_trials or runs[0]["steady_trials"] or 20
+    if not (steady <= change and n - change > steady):
+        raise AnalysisInputError(runs[0]["path"], f"cue {cue}: the steady error over {steady} "
+                                 f"trials needs that many trials before the change (has "
+                                 f"{change}) and more after it (has {n - change})",
+                                 what="/trials")
+    variants = []
+    for (eta0, normalise, average), c in curves.items():
+        v = {"eta0": eta0, "normalise": normalise, "average_trials": average}
+        for tag, stack in (("", c["per"]), ("heldout_", c["held"])):
+            e = np.stack(stack)
+            # held out: up to the last trial with a full bank (as seed_average)
+            end = n if not tag else int(np.flatnonzero(~np.any(np.isnan(e), axis=0))[-1]) + 1
+            e = e[:, :end]
+            mean = e.mean(axis=0)
+            fig = recovery_figures({"three_factor": mean}, change, steady, smooth)["figures"]
+            v[tag + "t90"] = fig["t90_three_factor"]
+            v[tag + "censored"] = bool(fig["t90_three_factor_censored"])
+            v[tag + "steady_error"] = fig["steady_error"]
+            v[tag + "pre_change_error"] = float(np.mean(mean[change - steady:change]))
+            v[tag + "run_t90s"] = [recovery_figures({"three_factor": r}, change, steady,
+                                                    smooth)["figures"]["t90_three_factor"]
+                                   for r in e]
+            v[tag + "curve"] = mean
+        variants.append(v)
+    return {"cue": cue, "runs": [r["path"] for r in runs], "change": change,
+            "steady_trials": steady, "variants": variants,
+            "own_eta0": sorted({r["eta0"] for r in runs})}
+
+
+def replay_command(args, output, save) -> None:
+    import json
+    import matplotlib.pyplot as plt
+    paths = expand_runs(args.runs)
+    d = replay_variants(paths, args.eta0, args.normalise, args.average_trials, args.steady_trials)
+    args.file = args.runs[0]
+    out = output(args, "ww-replay")
+    print(f"cue {d['cue']}, {len(d['runs'])} runs, change after {d['change']} trials; the runs' "
+          f"own eta0: {', '.join(f'{e:g}' for e in d['own_eta0'])}; t90 on the mean curve "
+          f"(steady = the variant's own last {d['steady_trials']} trials), then each run's")
+    for v in d["variants"]:
+        eta = "own" if v["eta0"] is None else f"{v['eta0']:g}"
+        line = f"eta0 {eta}, normalise {v['normalise']}, average {v['average_trials']:g} trials:"
+        for tag, label in (("", "per trial"), ("heldout_", "held out")):
+            more = "+" if v[tag + "censored"] else ""
+            line += (f" {label} t90 {v[tag + 't90']:.0f}{more} (steady "
+                     f"{v[tag + 'steady_error']:.4f}, pre-change {v[tag + 'pre_change_error']:.4f};"
+                     f" runs {', '.join(f'{t:.0f}' for t in v[tag + 'run_t90s'])})")
+            line += ";" if not tag else ""
+        print(line)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({k: v for k, v in d.items() if k != "variants"} | {"variants": [
+                {k: (x.tolist() if isinstance(x, np.ndarray) else x) for k, x in v.items()}
+                for v in d["variants"]]}, f, indent=1)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    ch = d["change"]
+    for ax, tag, label in ((axes[0], "", "MSE per trial"), (axes[1], "heldout_", "held-out MSE")):
+        for v in d["variants"]:
+            m = v[tag + "curve"]
+            eta = "own" if v["eta0"] is None else f"{v['eta0']:g}"
+            ax.plot(np.arange(len(m) - ch), smoothed_since(m, ch),
+                    label=f"eta0 {eta}, {v['normalise']}, avg {v['average_trials']:g}")
+        ax.set(yscale="log", xlabel=f"trials of cue {d['cue']} since the change",
+               ylabel=f"{label}, mean of {len(d['runs'])} runs")
+        ax.legend(fontsize=7)
+    fig.suptitle(args.title or f"what/when, cue {d['cue']}: the rule replayed on recorded "
+                 "learning samples", fontsize=10)
+    fig.tight_layout()
+    save(fig, args, out)
+
+
 # --------------------------------------------------------------------------- commands
 
 def add_parsers(sub, add_common, positive_int) -> None:
@@ -831,6 +1050,46 @@ def add_parsers(sub, add_common, positive_int) -> None:
     p.add_argument("--test", type=positive_int, default=25,
                    help="last trials of the block that score the fits (default 25)")
 
+    p = sub.add_parser("ww-replay", help="what/when: the when readout's rule replayed on "
+                       "recorded learning samples, with other steps, normalisations or "
+                       "weight averaging",
+                       description="Replays the three-factor rule of the recorded cue's when "
+                       "readout on the learning samples of one or more runs (readout."
+                       "record_samples_cue) and prints the adaptation t90s per trial and held "
+                       "out on the mean curve and per run, for every combination of the "
+                       "options. With the defaults it gives back the runs' own errors.")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders, spike files or sweep "
+                   "folders (their points with status done)")
+    def floats(text, low):
+        try:
+            values = [float(t) for t in text.split(",")]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}")
+        if not all(v >= low for v in values) or not all(np.isfinite(values)):
+            raise argparse.ArgumentTypeError(f"expected finite numbers >= {low:g}, got {text!r}")
+        return values
+    p.add_argument("--eta0", type=lambda t: floats(t, 0.0), metavar="E,E,...",
+                   help="steps eta0 (default: the runs' own)")
+    def normalisations(text):
+        values = text.split(",")
+        if not all(v in REPLAY_NORMALISATIONS for v in values):
+            raise argparse.ArgumentTypeError(f"expected a list of "
+                                             f"{', '.join(REPLAY_NORMALISATIONS)}, got {text!r}")
+        return values
+    p.add_argument("--normalise", type=normalisations,
+                   default=["mean"], metavar="N,N,...", help="mean: eta0 / E||x||^2 (Eq. R1, "
+                   "the run's rule); sample: eta0 / ||x||^2 (normalised LMS); default mean")
+    p.add_argument("--average-trials", type=lambda t: floats(t, 1.0), default=[1.0],
+                   metavar="A,A,...", help="score an exponential average of the weights over "
+                   "about A trials (default 1: the weights themselves)")
+    p.add_argument("--steady-trials", type=positive_int, help="trials of the steady error "
+                   "(default: the runs' metrics.steady_trials)")
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.add_argument("-o", "--output", metavar="OUT", help="figure file (default: "
+                   "<first run>_ww-replay.png)")
+    p.add_argument("--dpi", type=int, default=150)
+    p.add_argument("--title")
+
     p = common("ww-readout", "what/when: readout vs time since cue per condition (mean ± s.d.)")
     p.add_argument("--readout", default="when", help="when, what_<outcome>, force_noreset, "
                    "force_reset (default when)")
@@ -867,6 +1126,8 @@ def run_command(args, output, save) -> None:
         return spectrum_command(args, output, save)
     if name == "ww-offline-fit":
         return offline_fit_command(args, output, save)
+    if name == "ww-replay":
+        return replay_command(args, output, save)
     out = output(args, name)
     run = WhatWhenRun(args.file)
     cue = getattr(args, "cue", None) or run.angle_cue or run.cue_names[0]
@@ -906,4 +1167,4 @@ def run_command(args, output, save) -> None:
 
 
 COMMANDS = ("ww-readout", "ww-probability", "ww-learning", "ww-angle", "ww-summary", "ww-seeds",
-            "ww-spectrum", "ww-offline-fit")
+            "ww-spectrum", "ww-offline-fit", "ww-replay")

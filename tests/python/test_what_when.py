@@ -742,6 +742,110 @@ def test_offline_fit_curve_on_recorded_samples(recorded, tmp_path, capsys):
     assert main(args[:5] + ["60"] + args[6:]) == 2  # 60 + 10 + 10 trials > the block's 50
 
 
+def _replay_frozen(x, target, gate, eta0, starts, per_sample):
+    """The weights at each trial's start (starts: first sample of each trial), written out
+    independently of analysis.what_when.replay_when: w from 0, y = max(0, w.x), w += eta (target
+    - y) gate x with eta = eta0 / (running mean of ||x||^2, this sample included), or with
+    per_sample eta0 / ||x||^2 (normalised LMS)."""
+    w = np.zeros(x.shape[1])
+    power, frozen = 0.0, []
+    starts = set(int(s) for s in starts)
+    for i in range(len(x)):
+        if i in starts:
+            frozen.append(w.copy())
+        xi = x[i].astype(np.float64)
+        p = xi @ xi
+        power += p
+        m = (target[i] - max(0.0, w @ xi)) * gate[i]
+        w += (eta0 / (p if per_sample else power / (i + 1)) * m) * xi
+    return np.array(frozen)
+
+
+def test_replay_gives_back_the_run_and_its_variants(recorded, result, tmp_path, capsys):
+    """ww-replay replays the when readout's rule on recorded learning samples. With the run's
+    own eta0 and Eq. R1's normalisation its per-trial and held-out error curves must equal the
+    run's /trials err_when and heldout_err_when (float32 features: measured 2e-8 relative;
+    checked at 1e-6), which ties the replay to the engine. A variant (twice the step,
+    normalised per sample, weights averaged over 4 trials) must equal the same errors computed
+    here from an independent replay (_replay_frozen), an exponential average of its weights
+    and the experiment's scoring written out (per trial: MSE against the expected target over
+    the trial's samples; held out: over the samples every bank_sample_ms of trials k .. k + 9,
+    not crossing the change). The t90s are recovery_figures of those curves; a run given twice
+    has the same mean as alone. A run without recorded samples and a bad option exit 2."""
+    import json
+    import tomllib
+    from analysis.cli import main
+    from analysis.what_when import recovery_figures
+    with h5py.File(recorded, "r") as f:
+        g = f["learning_samples"]
+        eta0 = float(g.attrs["eta0"])
+        s = {k: g[k][()] for k in ("x", "trial", "target", "expected", "gate", "t_ms")}
+        tr = {k: f["trials"][k][()] for k in ("cue", "latency_ms", "err_when", "heldout_err_when")}
+        cfg = tomllib.loads(f["run"].attrs["config_toml"])
+    ids = np.flatnonzero(tr["cue"] == 0)
+    change = int(np.flatnonzero(tr["latency_ms"][ids] != tr["latency_ms"][ids[0]])[0])
+    steady = cfg["metrics"]["steady_trials"]
+    bank_ms = cfg["metrics"].get("bank_sample_ms", 20.0)
+    starts = np.searchsorted(s["trial"], ids)
+    js = tmp_path / "replay.json"
+    capsys.readouterr()
+    args = ["ww-replay", str(recorded), str(recorded), "--eta0", f"{eta0},{2 * eta0}",
+            "--normalise", "mean,sample", "--average-trials", "1,4", "--json", str(js),
+            "-o", str(tmp_path / "replay.png")]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    d = json.loads(js.read_text())
+    assert len(d["variants"]) == 8 and printed.count("normalise") == 8
+    v = {(x["eta0"], x["normalise"], x["average_trials"]): x for x in d["variants"]}
+
+    own = v[(eta0, "mean", 1.0)]
+    per = np.array(own["curve"])
+    assert np.max(np.abs(per - tr["err_when"][ids]) / tr["err_when"][ids]) <= 1e-6
+    held = np.array(own["heldout_curve"], dtype=float)
+    run_held = tr["heldout_err_when"][ids][:len(held)]
+    ok = np.isfinite(run_held)
+    assert ok.sum() >= len(ids) - change  # the run's held-out series covers the change
+    assert np.max(np.abs(held[ok] - run_held[ok]) / run_held[ok]) <= 1e-6
+    fig = recovery_figures({"three_factor": tr["err_when"][ids]}, change, steady)["figures"]
+    assert own["t90"] == fig["t90_three_factor"]
+    assert own["run_t90s"] == [fig["t90_three_factor"]] * 2
+
+    # The variant, independently: NLMS at twice the step, weights averaged over 4 trials.
+    frozen = _replay_frozen(s["x"], s["target"], s["gate"], 2 * eta0, starts, per_sample=True)
+    avg = np.zeros_like(frozen)
+    for k in range(1, len(frozen)):
+        avg[k] = avg[k - 1] + (frozen[k] - avg[k - 1]) / 4.0
+    ends = np.append(starts[1:], len(s["x"]))
+    x64 = s["x"].astype(np.float64)
+    exp_per, exp_held = [], []
+    for k in range(len(ids)):
+        y = np.maximum(0.0, x64[starts[k]:ends[k]] @ avg[k])
+        exp_per.append(np.mean((y - s["expected"][starts[k]:ends[k]]) ** 2))
+        last = min(change if k < change else len(ids), k + 10)
+        if k >= change and k + 10 > len(ids):
+            continue  # no full bank after the change
+        rows = np.arange(starts[k], ends[last - 1])
+        rows = rows[np.fmod(s["t_ms"][rows], bank_ms) == 0]
+        exp_held.append(np.mean((np.maximum(0.0, x64[rows] @ avg[k]) - s["expected"][rows]) ** 2))
+    var = v[(2 * eta0, "sample", 4.0)]
+    assert np.allclose(var["curve"], exp_per, rtol=1e-6, atol=0)
+    assert np.allclose(np.array(var["heldout_curve"], dtype=float)[:len(exp_held)], exp_held,
+                       rtol=1e-6, atol=0)
+    assert np.max(np.abs(np.array(var["curve"]) - per) / per) > 1e-2  # the options act
+    fig = recovery_figures({"three_factor": np.array(exp_per)}, change, steady)["figures"]
+    assert var["t90"] == fig["t90_three_factor"]
+
+    for bad in ([str(os.path.join(result["path"], "spikes.h5"))],
+                [str(recorded), "--normalise", "mean,nosuch"],
+                [str(recorded), "--average-trials", "0.5"]):
+        capsys.readouterr()
+        try:
+            code = main(["ww-replay", *bad, "-o", str(tmp_path / "bad.png")])
+        except SystemExit as e:
+            code = e.code
+        assert code == 2, bad
+    assert not (tmp_path / "bad.png").exists()
+
 def test_recorded_samples_of_a_probabilistic_cue(tmp_path, capsys):
     """Cue D (p = 0.5): each recorded sample's time since the cue is a multiple of
     readout.sample_ms from 0, its expected target is p x exp(-((t - L) / sigma)^2 / 2) and its
