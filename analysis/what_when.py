@@ -66,6 +66,9 @@ class WhatWhenRun:
                 self.snapshot_trials = metrics_cfg.get("snapshot_trials")
                 self.bank_trials = int(metrics_cfg.get("bank_trials", self.bank_trials))
                 self.bank_sample_ms = float(metrics_cfg.get("bank_sample_ms", self.bank_sample_ms))
+            # The clock check against time since cue (/clock; None in files without it).
+            self.clock = ({k: f["clock"][k][()] for k in f["clock"]} | dict(f["clock"].attrs)
+                          if "clock" in f else None)
             self.weights = {}
             if "weights" in f:
                 for b in f["weights"]:
@@ -178,6 +181,31 @@ def angle_data(run: WhatWhenRun, cue: str, outcome: str, other: WhatWhenRun | No
         res["across_when"] = angle_deg(when, other.weights[o_last][f"when_{cue}"][:-1])
         res["across_what"] = angle_deg(what, other.weights[o_last][f"what_{outcome}"][:-1])
     return res
+
+
+# The acceptance figures of the clock check (mean absolute error of time since cue, ms).
+CLOCK_TARGETS_MS = {200.0: 40.0, 600.0: 100.0, 1000.0: 250.0}
+
+
+def panel_clock(ax, run: WhatWhenRun) -> None:
+    """The offline clock decoder's error against time since cue on held-out trials (/clock),
+    beside a uniform guess (chance) and the acceptance figures."""
+    c = run.clock
+    if c is None:
+        ax.text(0.5, 0.5, "no /clock in this file", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.axis("off")
+        return
+    ax.plot(c["t_ms"], c["mae_ms"], "o-", ms=2.5, label=f"ridge decoder, "
+            f"{int(c['test_trials'])} test trials")
+    ax.plot(c["t_ms"], c["chance_mae_ms"], color="0.5", ls="--", lw=0.8,
+            label="uniform guess")
+    t_max = float(c["t_ms"][-1])
+    pts = [(t, v) for t, v in CLOCK_TARGETS_MS.items() if t <= t_max]
+    if pts:
+        ax.plot(*zip(*pts), "v", color="C3", label="acceptance (at most)")
+    ax.set(xlabel="time since cue (ms)", ylabel="mean absolute error (ms)", ylim=(0, None))
+    ax.legend(fontsize=7)
 
 
 def panel_angle(ax, run: WhatWhenRun, cue: str, outcome: str, other=None) -> dict:
@@ -1095,6 +1123,7 @@ def add_parsers(sub, add_common, positive_int) -> None:
                    "force_reset (default when)")
     common("ww-probability", "what/when: peak amplitude vs outcome probability")
     common("ww-learning", "what/when: learning curves of the FORCE cue with change points")
+    common("ww-clock", "what/when: the offline clock decoder's error against time since cue")
     for name, text in (("ww-angle", "what/when: what/when weight angle with a shuffled null"),
                        ("ww-summary", "what/when: one-page summary")):
         p = common(name, text)
@@ -1134,13 +1163,15 @@ def run_command(args, output, save) -> None:
     outcome = getattr(args, "outcome", None) or run.angle_outcome or run.outcome_names[0]
     other = WhatWhenRun(args.other) if getattr(args, "other", None) else None
     if name == "ww-summary":
-        fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+        fig, axes = plt.subplots(2, 4, figsize=(20, 8))
         panel_readout(axes[0, 0], run, "when", args.last)
         panel_probability(axes[0, 1], run, args.last)
         panel_learning(axes[1, 0], run)
         panel_angle(axes[1, 1], run, cue, outcome, other)
         what = f"what_{outcome}"
         panel_readout(axes[0, 2], run, what, args.last)
+        panel_clock(axes[0, 3], run)
+        axes[1, 3].axis("off")
         axes[1, 2].axis("off")
         keys = [k for k in run.metrics if summary_metric(k)]
         axes[1, 2].text(0, 1, "\n".join(f"{k} = {run.metrics[k]:.4g}" for k in keys),
@@ -1156,6 +1187,16 @@ def run_command(args, output, save) -> None:
             panel_probability(ax, run, args.last)
         elif name == "ww-learning":
             panel_learning(ax, run)
+        elif name == "ww-clock":
+            if run.clock is None:
+                raise AnalysisInputError(run.path, "no clock check in this file (written by "
+                                         "an older snnsim, or fewer than 9 clock trials)",
+                                         what="/clock")
+            panel_clock(ax, run)
+            c = run.clock
+            print(f"clock decoder, {int(c['test_trials'])} test trials: "
+                  + ", ".join(f"{t:.0f} ms: {m:.1f} ms" for t, m in zip(c["t_ms"], c["mae_ms"])
+                              if t in CLOCK_TARGETS_MS or t == c["t_ms"][-1]))
         else:
             d = panel_angle(ax, run, cue, outcome, other)
             print(f"angle {d['angle']:.2f} deg, null 95% "
@@ -1166,5 +1207,5 @@ def run_command(args, output, save) -> None:
     save(fig, args, out)
 
 
-COMMANDS = ("ww-readout", "ww-probability", "ww-learning", "ww-angle", "ww-summary", "ww-seeds",
+COMMANDS = ("ww-readout", "ww-probability", "ww-learning", "ww-clock", "ww-angle", "ww-summary", "ww-seeds",
             "ww-spectrum", "ww-offline-fit", "ww-replay")

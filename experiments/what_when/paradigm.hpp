@@ -11,6 +11,7 @@
 // in an order shuffled per block (Fisher-Yates on the stimulus stream), so that counts
 // are exact and the order is unpredictable.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -169,5 +170,49 @@ void accumulate_gram(const std::vector<float>& x, const std::vector<double>& y, 
 // Solves A z = b for symmetric positive definite A (p x p, row-major; overwritten by its
 // Cholesky factor), for m right-hand sides in b (p x m, overwritten by z).
 void cholesky_solve(std::vector<double>& a, std::vector<double>& b, std::size_t p, std::size_t m);
+
+// ---- offline decoders (the clock check) --------------------------------------------------
+// Rows of the trials used for a decoder, by trial index: i % 3 == 0 train, == 1 validation
+// (chooses the ridge penalty), == 2 test.
+struct Split {
+  std::vector<std::size_t> train, val, test;
+};
+
+// Ridge fits of Y (n x m) on X (n x p) with the penalty chosen on the validation rows, one
+// choice per loss: `loss` returns the validation losses of one weight matrix (one per
+// target, e.g. the error at each time since cue), and each target takes the grid value
+// lambda = scale * trace(G) / p that minimises its own loss (half-decade grid 1e-3 .. 100;
+// G the training rows' Gram matrix), then is refitted on train + validation with the same
+// scale of the refit's own trace. weights[of_target[k]] is target k's W (p x m).
+using MultiLoss = std::function<std::vector<double>(const std::vector<double>& w,
+                                                    const std::vector<std::size_t>& rows)>;
+struct SelectedFits {
+  std::vector<std::vector<double>> weights;  // one per distinct chosen scale
+  std::vector<std::size_t> of_target;
+  std::vector<double> scales;  // per target
+};
+SelectedFits fit_select(const std::vector<float>& x, const std::vector<double>& y, std::size_t p,
+                        std::size_t m, const Split& rows_of, const MultiLoss& loss,
+                        std::size_t n_targets);
+
+// argmax over c of x_row . W[:, c] (W p x m row-major): the decoded class of one row.
+std::size_t predict_class(const std::vector<float>& x, std::size_t row, const std::vector<double>& w,
+                          std::size_t p, std::size_t m);
+
+// The clock decoder: time since cue decoded from the readout features on held-out trials.
+// x holds n_trials x per rows of p features (row tr * per + j at j * sample_ms after the
+// cue). One class per sample time; a one-hot ridge classifier per reported time j, its
+// penalty chosen on the validation trials' rows within +-select_window_ms of j (how much to
+// regularise depends on the time since cue: the trajectories spread out with time, and one
+// penalty for all times traded early against late errors), scored on the test trials:
+// mae_ms[j] = mean |decoded - j| * sample_ms over the test rows at j. chance_mae_ms[j] is
+// a uniform guess over the per classes, sample_ms * sum_c |c - j| / per: what a decoder
+// that learned nothing scores on average.
+struct ClockCurve {
+  std::vector<double> t_ms, mae_ms, ridge_scale, chance_mae_ms;
+  std::size_t test_trials = 0;
+};
+ClockCurve clock_decoder(const std::vector<float>& x, std::size_t n_trials, std::size_t per,
+                         std::size_t p, double sample_ms, double select_window_ms);
 
 }  // namespace experiments::what_when

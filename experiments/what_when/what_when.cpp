@@ -924,129 +924,29 @@ using HeldoutErrors = std::array<std::vector<double>, 3>;
 
 // ---- offline clock decoder ---------------------------------------------------------------
 
-// Trials i % 3 == 0 train, == 1 validate (lambda), == 2 test; the final fit uses train +
-// validation. lambda = s * trace(G) / p, s from a fixed grid.
-struct Split {
-  std::vector<std::size_t> train, val, test;
-};
-
-// Ridge fits with lambda selected on the validation rows, one selection per loss: `loss`
-// returns the validation losses of one weight matrix (several targets, e.g. the error at
-// several times since cue), and each target gets the grid value minimising its own loss,
-// refitted on train + validation. Returns the weights and the chosen scales per target.
-using MultiLoss = std::function<std::vector<double>(const std::vector<double>&,
-                                                    const std::vector<std::size_t>&)>;
-std::vector<std::vector<double>> fit_select(const std::vector<float>& x,
-                                            const std::vector<double>& y, std::size_t p,
-                                            std::size_t m, const Split& rows_of,
-                                            const MultiLoss& loss, std::size_t n_targets,
-                                            std::vector<double>& scales) {
-  std::vector<double> g_tr, c_tr, g_va, c_va;
-  accumulate_gram(x, y, p, m, rows_of.train, g_tr, c_tr);
-  accumulate_gram(x, y, p, m, rows_of.val, g_va, c_va);
-  double tr = 0;
-  for (std::size_t i = 0; i < p; ++i) tr += g_tr[i * p + i];
-  const double unit = tr / static_cast<double>(p);
-  std::vector<double> best_loss(n_targets, std::numeric_limits<double>::infinity());
-  scales.assign(n_targets, 1.0);
-  // Half-decade grid, 1e-3 .. 100 (the choices are reported, so one at an edge shows).
-  for (double sc : {1e-3, 3.16e-3, 1e-2, 3.16e-2, 1e-1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0}) {
-    const auto l = loss(ridge(g_tr, c_tr, p, m, sc * unit), rows_of.val);
-    for (std::size_t k = 0; k < n_targets; ++k)
-      if (l[k] < best_loss[k]) {
-        best_loss[k] = l[k];
-        scales[k] = sc;
-      }
-  }
-  for (std::size_t i = 0; i < g_tr.size(); ++i) g_tr[i] += g_va[i];
-  for (std::size_t i = 0; i < c_tr.size(); ++i) c_tr[i] += c_va[i];
-  // The refit's lambda is the chosen scale of the refit's own trace: the penalty keeps its
-  // size relative to the data (with the training unit it would be ~2/3 as strong).
-  double tr_all = 0;
-  for (std::size_t i = 0; i < p; ++i) tr_all += g_tr[i * p + i];
-  const double unit_all = tr_all / static_cast<double>(p);
-  std::vector<std::vector<double>> w(n_targets);
-  for (std::size_t k = 0; k < n_targets; ++k) {
-    for (std::size_t q = 0; q < k; ++q)
-      if (scales[q] == scales[k]) w[k] = w[q];
-    if (w[k].empty()) w[k] = ridge(g_tr, c_tr, p, m, scales[k] * unit_all);
-  }
-  return w;
-}
-
-std::size_t predict_class(const std::vector<float>& x, std::size_t row, const std::vector<double>& w,
-                          std::size_t p, std::size_t m) {
-  std::vector<double> score(m, 0.0);
-  for (std::size_t i = 0; i < p; ++i) {
-    const double xi = x[row * p + i];
-    for (std::size_t c = 0; c < m; ++c) score[c] += xi * w[i * m + c];
-  }
-  return static_cast<std::size_t>(argmax(score));
-}
-
-void clock_metrics(const Config& cfg, const Session& s, Metrics& out) {
+// The clock check (clock_decoder in paradigm.cpp) on the first clock.trials trials: the
+// error against time since cue (returned, for /clock) and, in /metrics, at 200 / 600 /
+// 1000 ms with the penalty chosen there. One penalty for all times had traded them (on the
+// full config, seed 1: 32 / 107 ms at 200 / 600 ms with one penalty from a decade grid, 41 /
+// 80 ms with one from a half-decade grid), hence one per time.
+ClockCurve clock_metrics(const Config& cfg, const Session& s, Metrics& out) {
   const std::size_t n_tr = s.clock_rows_trials(), per = s.clock_per_trial(), p = s.n_features();
   if (n_tr < 9) {  // a schedule shorter than 9 trials: say so rather than leave figures out
     out.emplace_back("clock_test_trials", 0.0);
-    return;
+    return {};
   }
   const auto& x = s.clock_x();
-  // Time since cue: one class per sample time.
-  std::vector<double> y(n_tr * per * per, 0.0);
-  Split split;
-  for (std::size_t tr = 0; tr < n_tr; ++tr)
-    for (std::size_t j = 0; j < per; ++j) {
-      const std::size_t row = tr * per + j;
-      y[row * per + j] = 1.0;
-      (tr % 3 == 0 ? split.train : tr % 3 == 1 ? split.val : split.test).push_back(row);
-    }
-  // One ridge penalty per reported time: how much to regularise depends on the time since
-  // cue (the trajectories spread out with time), and a single penalty chosen on the error
-  // averaged over all times traded one for the other (on the full config, seed 1: 32 / 107
-  // ms at 200 / 600 ms with one penalty from a decade grid, 41 / 80 ms with one from a
-  // half-decade grid). Each time gets the penalty with the lowest validation error within
-  // +-select_window_ms of it; the test trials are not used for any choice.
-  const std::vector<double> at_ms = {200.0, 600.0, 1000.0};
-  std::vector<std::size_t> at_j;
-  for (double at : at_ms) at_j.push_back(static_cast<std::size_t>(std::llround(at / cfg.clock_sample_ms)));
-  const auto half = static_cast<std::size_t>(std::llround(cfg.clock_select_window_ms / cfg.clock_sample_ms));
-  auto dist = [](std::size_t a, std::size_t b) { return a > b ? a - b : b - a; };
-  MultiLoss windowed = [&](const std::vector<double>& w, const std::vector<std::size_t>& rows) {
-    std::vector<double> e(at_j.size(), 0.0), n(at_j.size(), 0.0);
-    for (std::size_t r : rows) {
-      const std::size_t j = r % per;
-      bool needed = false;
-      for (std::size_t k = 0; k < at_j.size(); ++k) needed |= dist(j, at_j[k]) <= half;
-      if (!needed) continue;
-      const double err = std::abs(static_cast<double>(predict_class(x, r, w, p, per)) - static_cast<double>(j));
-      for (std::size_t k = 0; k < at_j.size(); ++k)
-        if (dist(j, at_j[k]) <= half) {
-          e[k] += err;
-          n[k] += 1;
-        }
-    }
-    for (std::size_t k = 0; k < e.size(); ++k) e[k] = n[k] > 0 ? e[k] / n[k] : 0.0;
-    return e;
-  };
-  std::vector<double> scales;
-  const auto ws = fit_select(x, y, p, per, split, windowed, at_j.size(), scales);
-  out.emplace_back("clock_test_trials", static_cast<double>(n_tr / 3));  // tr % 3 == 2
-  for (std::size_t k = 0; k < at_ms.size(); ++k) {
-    const std::size_t j = at_j[k];
+  ClockCurve curve = clock_decoder(x, n_tr, per, p, cfg.clock_sample_ms, cfg.clock_select_window_ms);
+  out.emplace_back("clock_test_trials", static_cast<double>(curve.test_trials));
+  for (double at : {200.0, 600.0, 1000.0}) {
+    const auto j = static_cast<std::size_t>(std::llround(at / cfg.clock_sample_ms));
     if (j >= per) continue;
-    double e = 0;
-    std::size_t n = 0;
-    for (std::size_t r : split.test)
-      if (r % per == j) {
-        e += std::abs(static_cast<double>(predict_class(x, r, ws[k], p, per)) - static_cast<double>(j));
-        ++n;
-      }
-    out.emplace_back(fmt::format("clock_mae_{:.0f}ms", at_ms[k]), e / static_cast<double>(n) * cfg.clock_sample_ms);
-    out.emplace_back(fmt::format("clock_ridge_scale_{:.0f}ms", at_ms[k]), scales[k]);
+    out.emplace_back(fmt::format("clock_mae_{:.0f}ms", at), curve.mae_ms[j]);
+    out.emplace_back(fmt::format("clock_ridge_scale_{:.0f}ms", at), curve.ridge_scale[j]);
   }
   // Cue identity from the features at cue_decode_ms (1000 ms in the full config).
   const auto j1 = static_cast<std::size_t>(std::llround(cfg.cue_decode_ms / cfg.clock_sample_ms));
-  if (j1 >= per) return;
+  if (j1 >= per) return curve;
   const std::size_t m = cfg.cues.size();
   std::vector<float> xc(n_tr * p);
   std::vector<double> yc(n_tr * m, 0.0);
@@ -1062,15 +962,16 @@ void clock_metrics(const Config& cfg, const Session& s, Metrics& out) {
       if (predict_class(xc, r, w, p, m) != s.trials()[s.clock_trial_ids()[r]].cue) wrong += 1;
     return wrong / static_cast<double>(rows.size());
   };
-  std::vector<double> cue_scale;
-  const auto wc = fit_select(
+  const auto cue_fit = fit_select(
       xc, yc, p, m, cs,
       [&](const std::vector<double>& w, const std::vector<std::size_t>& rows) {
         return std::vector<double>{err(w, rows)};
       },
-      1, cue_scale)[0];
+      1);
+  const auto& wc = cue_fit.weights[cue_fit.of_target[0]];
   out.emplace_back(fmt::format("clock_cue_accuracy_{:.0f}ms", cfg.cue_decode_ms),
                    1.0 - err(wc, cs.test));
+  return curve;
 }
 
 // ---- readout metrics ---------------------------------------------------------------------
@@ -1472,9 +1373,10 @@ int run(RunContext& ctx) {
   Metrics metrics;
   HeldoutErrors heldout;
   for (auto& h : heldout) h.assign(trials.size(), kNaN);
+  ClockCurve clock_curve;
   const auto t1 = clock::now();
   if (complete) {
-    clock_metrics(cfg, session, metrics);
+    clock_curve = clock_metrics(cfg, session, metrics);
     readout_metrics(cfg, session, metrics, heldout);
     spiking_readout_metrics(cfg, session, metrics);
   }
@@ -1536,6 +1438,17 @@ int run(RunContext& ctx) {
     sgc.write_dataset(cfg.cues[c], session.cue_cells(c));
   for (std::size_t o = 0; o < cfg.outcomes.size(); ++o)
     sgo.write_dataset(cfg.outcomes[o], session.outcome_cells(o));
+  // The clock check against time since cue (empty in a run that stopped early or with
+  // fewer than 9 clock trials).
+  if (!clock_curve.t_ms.empty()) {
+    sim::h5::Group cg = file.create_group("clock");
+    cg.write_dataset("t_ms", clock_curve.t_ms);
+    cg.write_dataset("mae_ms", clock_curve.mae_ms);
+    cg.write_dataset("chance_mae_ms", clock_curve.chance_mae_ms);
+    cg.write_dataset("ridge_scale", clock_curve.ridge_scale);
+    cg.write_attribute("test_trials", static_cast<double>(clock_curve.test_trials));
+    cg.write_attribute("trials", static_cast<double>(session.clock_rows_trials()));
+  }
   sim::h5::Group rg = file.create_group("readouts");
   rg.write_dataset("t_ms", session.t_rec());
   const auto n = static_cast<hsize_t>(trials.size()), m = static_cast<hsize_t>(session.n_rec());

@@ -144,11 +144,48 @@ def test_figures(result, tmp_path):
     """Every what/when subcommand draws from the run's result groups."""
     from analysis.cli import main
     run = result["path"]
-    for name in ("ww-readout", "ww-probability", "ww-learning", "ww-angle", "ww-summary"):
+    for name in ("ww-readout", "ww-probability", "ww-learning", "ww-clock", "ww-angle",
+                 "ww-summary"):
         out = tmp_path / f"{name}.png"
         assert main([name, run, "-o", str(out), "--last", "30"]) == 0
         assert out.stat().st_size > 0
 
+
+
+def test_clock_curve(result, tmp_path, capsys):
+    """/clock holds the clock decoder's error against time since cue: one entry every
+    clock.sample_every_ms from 0 to clock.max_ms (from the run's config), equal to the
+    metrics clock_mae_200ms / _600ms at those times (the metrics are read off the curve),
+    the uniform guess sample_ms * sum_c |c - j| / n_classes computed here, a decoder well
+    below that guess at 200 ms, and a third of the clock trials tested. ww-clock prints the
+    curve at those times; a file without /clock exits 2."""
+    import tomllib
+    from analysis.cli import main
+    path = os.path.join(result["path"], "spikes.h5")
+    with h5py.File(path, "r") as f:
+        c = {k: f["clock"][k][()] for k in f["clock"]}
+        attrs = dict(f["clock"].attrs)
+        cfg = tomllib.loads(f["run"].attrs["config_toml"])["clock"]
+    step, t_max = cfg["sample_every_ms"], cfg["max_ms"]
+    grid = np.arange(0.0, t_max + step / 2, step)
+    assert np.array_equal(c["t_ms"], grid)
+    m = result["metrics"]
+    for at in (200, 600):
+        j = int(round(at / step))
+        assert c["mae_ms"][j] == m[f"clock_mae_{at}ms"]
+        assert c["ridge_scale"][j] == m[f"clock_ridge_scale_{at}ms"]
+    classes = np.arange(grid.size)
+    chance = step * np.abs(classes[None, :] - classes[:, None]).mean(axis=1)
+    assert np.allclose(c["chance_mae_ms"], chance, rtol=1e-12)
+    assert c["mae_ms"][int(round(200 / step))] < 0.25 * chance[int(round(200 / step))]
+    assert attrs["test_trials"] == m["clock_test_trials"] == attrs["trials"] // 3
+    capsys.readouterr()
+    assert main(["ww-clock", path, "-o", str(tmp_path / "clock.png")]) == 0
+    printed = capsys.readouterr().out
+    assert f"200 ms: {m['clock_mae_200ms']:.1f} ms" in printed
+    bad = _edited_copy(result, tmp_path, "noclock", lambda f: f.__delitem__("clock"))
+    assert main(["ww-clock", bad, "-o", str(tmp_path / "bad.png")]) == 2
+    assert not (tmp_path / "bad.png").exists()
 
 def test_angle_plot_matches_the_run_metric(tmp_path, capsys):
     """By default ww-angle compares the readouts the run's own metric compares

@@ -346,6 +346,44 @@ TEST_CASE("cholesky solve and ridge") {
     for (std::size_t k = 0; k < m; ++k) CHECK(w[i * m + k] == doctest::Approx(w_true[i][k]).epsilon(1e-6));
 }
 
+TEST_CASE("clock decoder: exact where the features tell the time, no better than a constant where they do not") {
+  // Synthetic trials of `per` sample times: features one-hot in the time index j (plus a
+  // bias and N(0, 0.05^2) noise on every feature) for j < J; for j >= J every time shows the
+  // same vector (one-hot at J), so no decoder can tell those times apart.
+  const std::size_t per = 12, J = 6, n_trials = 60, p = per + 1;
+  const double sample_ms = 20.0;
+  sim::rng::Stream s(7, 8, 9);
+  std::vector<float> x(n_trials * per * p);
+  for (std::size_t tr = 0; tr < n_trials; ++tr)
+    for (std::size_t j = 0; j < per; ++j) {
+      float* row = &x[(tr * per + j) * p];
+      for (std::size_t i = 0; i < p; ++i) row[i] = static_cast<float>(0.05 * s.normal());
+      row[std::min(j, J)] += 1.0f;
+      row[per] += 1.0f;  // bias
+    }
+  const auto c = ww::clock_decoder(x, n_trials, per, p, sample_ms, 40.0);
+  REQUIRE(c.mae_ms.size() == per);
+  CHECK(c.test_trials == n_trials / 3);
+  for (std::size_t j = 0; j < per; ++j) {
+    CHECK(c.t_ms[j] == doctest::Approx(j * sample_ms));
+    // Chance: a uniform guess over the classes, sample_ms * sum_c |c - j| / per, by hand.
+    double chance = 0;
+    for (std::size_t k = 0; k < per; ++k) chance += std::abs(double(k) - double(j));
+    CHECK(c.chance_mae_ms[j] == doctest::Approx(sample_ms * chance / per));
+  }
+  CHECK(c.chance_mae_ms[0] == doctest::Approx(sample_ms * 5.5));  // (0 + ... + 11) / 12
+  for (std::size_t j = 0; j < J; ++j) CHECK(c.mae_ms[j] == 0.0);
+  // Times J..per-1 look alike, so a prediction is the same guess for all of them: its mean
+  // error over them is at least that of their median class (a constant c minimises
+  // sum_j |c - j| at the median), here c = 8 or 9: (2 + 1 + 0 + 1 + 2 + 3) / 6 = 1.5 samples.
+  double late = 0;
+  for (std::size_t j = J; j < per; ++j) late += c.mae_ms[j];
+  late /= static_cast<double>(per - J);
+  CHECK(late >= 0.9 * 1.5 * sample_ms);
+  CHECK(late < c.chance_mae_ms[J] * 2.0);  // and it still guesses among the late times
+  CHECK_THROWS_AS(ww::clock_decoder(x, n_trials, per + 1, p, sample_ms, 40.0), std::invalid_argument);
+}
+
 TEST_CASE("built-in configs validate; a condition naming an unknown cue is rejected at its key") {
   const experiments::Experiment* e = experiments::find("what_when");
   REQUIRE(e != nullptr);
