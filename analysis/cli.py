@@ -228,8 +228,12 @@ def _output(args, name: str) -> str:
 
 
 def _save(fig, args, out: str) -> None:
+    import matplotlib.pyplot as plt
     from .plots import save_figure
-    save_figure(fig, out, dpi=args.dpi)
+    try:
+        save_figure(fig, out, dpi=args.dpi)
+    finally:
+        plt.close(fig)  # a command draws one figure; in-process callers (tests) run many
     print(f"wrote {out}")
 
 
