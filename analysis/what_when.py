@@ -823,13 +823,14 @@ def replay_when(x, target, gate, eta0: float, starts, normalise: str = "mean",
       normalise "mean":   eta = eta0 / E||x||^2, the running mean of ||x||^2 over the samples
                           so far, this one included (Eq. R1: the run's own rule);
       normalise "sample": eta = eta0 / ||x||^2 (normalised LMS; Haykin, "Adaptive Filter
-                          Theory", ch. 6): each sample moves the output by the same share
-                          eta0 of its error, where Eq. R1 moves it by eta0 ||x||^2 / E||x||^2,
+                          Theory", ch. 6): each sample moves its own output by the same
+                          share eta0 of its error, where Eq. R1 moves it by eta0 ||x||^2 / E||x||^2,
                           which for the what/when features is about 4 early in the trial and
                           0.3 late in it (||x||^2 about 1200 in the first 100 ms after the
                           cue, 75 after 1 s, full config).
-    average_trials = a > 1 scores an exponential iterate average instead (Polyak & Juditsky
-    1992, SIAM J. Control Optim. 30:838): wbar_0 = w_0 = 0, wbar_k = wbar_(k-1) + (w_k -
+    average_trials = a > 1 scores an exponential iterate average instead (Polyak-style
+    averaging; Polyak & Juditsky 1992, SIAM J. Control Optim. 30:838, average uniformly):
+    wbar_0 = w_0 = 0, wbar_k = wbar_(k-1) + (w_k -
     wbar_(k-1)) / a at trial k's start; the rule itself still learns from the output of w.
     a = 1 is the plain rule."""
     if normalise not in REPLAY_NORMALISATIONS:
@@ -925,14 +926,24 @@ def replay_variants(paths: list[str], eta0s, normalisations, averages, steady_tr
                                          "second change are not the first rows of the "
                                          "recording with equal counts per trial",
                                          what="/learning_samples")
-            key = (cue, len(ids), change, int(per_trial[0]),
+            key = (cue, len(ids), change, int(per_trial[0]), run.bank_trials, run.bank_sample_ms,
                    tuple(run.trials["latency_ms"][ids]), tuple(run.trials["probability"][ids]))
             if ref is None:
                 ref, first = key, run.path
+                steady = steady_trials or run.steady_trials or 20
+                # As the experiment's held-out figures: the steady window after the change
+                # must hold trials whose banks are full (change + bank + steady trials).
+                after = len(ids) - change
+                if steady > change or after < run.bank_trials + steady:
+                    raise AnalysisInputError(run.path, f"cue {cue}: the steady error over "
+                                             f"{steady} trials needs that many trials before "
+                                             f"the change (has {change}) and {steady} + "
+                                             f"{run.bank_trials} (the held-out bank) after it "
+                                             f"(has {after})", what="/trials")
             elif key != ref:
-                raise AnalysisInputError(run.path, f"its recorded cue ({cue}), schedule or "
-                                         f"samples per trial differ from those of {first}",
-                                         what="/learning_samples")
+                raise AnalysisInputError(run.path, f"its recorded cue ({cue}), schedule, "
+                                         "samples per trial or held-out bank differ from "
+                                         f"those of {first}", what="/learning_samples")
             x = x[:rows.size]
             cols = {k: v[:rows.size] for k, v in cols.items()}
         if steady_trials is None and runs and run.steady_trials != runs[0]["steady_trials"]:
@@ -948,17 +959,16 @@ def replay_variants(paths: list[str], eta0s, normalisations, averages, steady_tr
                                     average)
                     per, held = replay_errors(x, cols["expected"], cols["t_ms"], w, starts,
                                               change, run.bank_trials, run.bank_sample_ms)
+                    if not np.all(np.isfinite(w)):
+                        raise AnalysisInputError(run.path, f"the replay with eta0 {eta0:g}, "
+                                                 f"normalise {normalise} diverged (weights "
+                                                 "overflowed): choose a smaller step",
+                                                 what="--eta0")
                     c = curves.setdefault((eta0 if eta0s else None, normalise, average),
                                           {"per": [], "held": []})
                     c["per"].append(per)
                     c["held"].append(held)
     cue, n, change = ref[0], ref[1], ref[2]
-    steady = steady_trials or runs[0]["steady_trials"] or 20
-    if not (steady <= change and n - change > steady):
-        raise AnalysisInputError(runs[0]["path"], f"cue {cue}: the steady error over {steady} "
-                                 f"trials needs that many trials before the change (has "
-                                 f"{change}) and more after it (has {n - change})",
-                                 what="/trials")
     variants = []
     for (eta0, normalise, average), c in curves.items():
         v = {"eta0": eta0, "normalise": normalise, "average_trials": average}
@@ -973,9 +983,10 @@ def replay_variants(paths: list[str], eta0s, normalisations, averages, steady_tr
             v[tag + "censored"] = bool(fig["t90_three_factor_censored"])
             v[tag + "steady_error"] = fig["steady_error"]
             v[tag + "pre_change_error"] = float(np.mean(mean[change - steady:change]))
-            v[tag + "run_t90s"] = [recovery_figures({"three_factor": r}, change, steady,
-                                                    smooth)["figures"]["t90_three_factor"]
-                                   for r in e]
+            singles = [recovery_figures({"three_factor": r}, change, steady, smooth)["figures"]
+                       for r in e]
+            v[tag + "run_t90s"] = [f["t90_three_factor"] for f in singles]
+            v[tag + "run_censored"] = [bool(f["t90_three_factor_censored"]) for f in singles]
             v[tag + "curve"] = mean
         variants.append(v)
     return {"cue": cue, "runs": [r["path"] for r in runs], "change": change,
@@ -1000,7 +1011,7 @@ def replay_command(args, output, save) -> None:
             more = "+" if v[tag + "censored"] else ""
             line += (f" {label} t90 {v[tag + 't90']:.0f}{more} (steady "
                      f"{v[tag + 'steady_error']:.4f}, pre-change {v[tag + 'pre_change_error']:.4f};"
-                     f" runs {', '.join(f'{t:.0f}' for t in v[tag + 'run_t90s'])})")
+                     f" runs {', '.join(f'{t:.0f}' + ('+' if c else '') for t, c in zip(v[tag + 'run_t90s'], v[tag + 'run_censored']))})")
             line += ";" if not tag else ""
         print(line)
     if args.json:
@@ -1088,26 +1099,28 @@ def add_parsers(sub, add_common, positive_int) -> None:
                        "options. With the defaults it gives back the runs' own errors.")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folders, spike files or sweep "
                    "folders (their points with status done)")
-    def floats(text, low):
+    def floats(text, ok, expected):
         try:
             values = [float(t) for t in text.split(",")]
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}")
-        if not all(v >= low for v in values) or not all(np.isfinite(values)):
-            raise argparse.ArgumentTypeError(f"expected finite numbers >= {low:g}, got {text!r}")
-        return values
-    p.add_argument("--eta0", type=lambda t: floats(t, 0.0), metavar="E,E,...",
-                   help="steps eta0 (default: the runs' own)")
+        if not all(np.isfinite(v) and ok(v) for v in values):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return list(dict.fromkeys(values))  # each value once, in the order given
+    p.add_argument("--eta0", type=lambda t: floats(t, lambda v: 0 < v < 2, "steps 0 < eta0 < 2 "
+                                                  "(Eq. R1's bound for stability in the mean)"),
+                   metavar="E,E,...", help="steps eta0 (default: the runs' own)")
     def normalisations(text):
         values = text.split(",")
         if not all(v in REPLAY_NORMALISATIONS for v in values):
             raise argparse.ArgumentTypeError(f"expected a list of "
                                              f"{', '.join(REPLAY_NORMALISATIONS)}, got {text!r}")
-        return values
+        return list(dict.fromkeys(values))
     p.add_argument("--normalise", type=normalisations,
                    default=["mean"], metavar="N,N,...", help="mean: eta0 / E||x||^2 (Eq. R1, "
                    "the run's rule); sample: eta0 / ||x||^2 (normalised LMS); default mean")
-    p.add_argument("--average-trials", type=lambda t: floats(t, 1.0), default=[1.0],
+    p.add_argument("--average-trials", type=lambda t: floats(t, lambda v: v >= 1, "numbers >= 1"),
+                   default=[1.0],
                    metavar="A,A,...", help="score an exponential average of the weights over "
                    "about A trials (default 1: the weights themselves)")
     p.add_argument("--steady-trials", type=positive_int, help="trials of the steady error "
@@ -1189,9 +1202,9 @@ def run_command(args, output, save) -> None:
             panel_learning(ax, run)
         elif name == "ww-clock":
             if run.clock is None:
-                raise AnalysisInputError(run.path, "no clock check in this file (written by "
-                                         "an older snnsim, or fewer than 9 clock trials)",
-                                         what="/clock")
+                raise AnalysisInputError(run.path, "no clock check in this file (a run that "
+                                         "stopped early, fewer than 9 clock trials, or an "
+                                         "older snnsim)", what="/clock")
             panel_clock(ax, run)
             c = run.clock
             print(f"clock decoder, {int(c['test_trials'])} test trials: "

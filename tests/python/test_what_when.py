@@ -872,9 +872,20 @@ def test_replay_gives_back_the_run_and_its_variants(recorded, result, tmp_path, 
     fig = recovery_figures({"three_factor": np.array(exp_per)}, change, steady)["figures"]
     assert var["t90"] == fig["t90_three_factor"]
 
+    # Repeated values are replayed once.
+    capsys.readouterr()
+    assert main(["ww-replay", str(recorded), "--eta0", f"{eta0},{eta0}", "--json", str(js),
+                 "-o", str(tmp_path / "once.png")]) == 0
+    assert len(json.loads(js.read_text())["variants"]) == 1
+    # Refused: no samples, unknown normalisation, average < 1, a step at or past Eq. R1's
+    # stability bound (2), and a steady window whose held-out banks do not fit after the
+    # change (steady + bank_trials > post-change trials, as the experiment requires).
+    post = len(ids) - change
     for bad in ([str(os.path.join(result["path"], "spikes.h5"))],
                 [str(recorded), "--normalise", "mean,nosuch"],
-                [str(recorded), "--average-trials", "0.5"]):
+                [str(recorded), "--average-trials", "0.5"],
+                [str(recorded), "--eta0", "2"],
+                [str(recorded), "--steady-trials", str(post - 10 + 1)]):
         capsys.readouterr()
         try:
             code = main(["ww-replay", *bad, "-o", str(tmp_path / "bad.png")])

@@ -3,6 +3,7 @@
 // are known in closed form.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <numbers>
@@ -382,6 +383,68 @@ TEST_CASE("clock decoder: exact where the features tell the time, no better than
   CHECK(late >= 0.9 * 1.5 * sample_ms);
   CHECK(late < c.chance_mae_ms[J] * 2.0);  // and it still guesses among the late times
   CHECK_THROWS_AS(ww::clock_decoder(x, n_trials, per + 1, p, sample_ms, 40.0), std::invalid_argument);
+}
+
+TEST_CASE("clock decoder: each time's penalty is the validation minimum within its window") {
+  // Noisy features whose signal fades with time since cue (amplitude 1 - 0.1 j on the
+  // one-hot of j, N(0, 0.35^2) on every feature, 24 pure-noise features), so different
+  // times prefer different penalties. The choice and the test error are recomputed here
+  // from ridge, accumulate_gram and predict_class: per grid scale, a fit on the training
+  // trials (index % 3 == 0), the mean |decoded - k| over the validation rows (% 3 == 1)
+  // with |k - j| <= the window; the first scale with the lowest loss; a refit on train +
+  // validation with that scale of the refit's own trace; the MAE on the test rows (% 3 == 2).
+  const std::size_t per = 8, n_trials = 60, p = per + 1 + 24;
+  const double sample_ms = 20.0, window_ms = 20.0;  // +-1 class
+  sim::rng::Stream s(3, 1, 4);
+  std::vector<float> x(n_trials * per * p);
+  std::vector<double> y(n_trials * per * per, 0.0);
+  for (std::size_t tr = 0; tr < n_trials; ++tr)
+    for (std::size_t j = 0; j < per; ++j) {
+      const std::size_t r = tr * per + j;
+      for (std::size_t i = 0; i < p; ++i) x[r * p + i] = static_cast<float>(0.35 * s.normal());
+      x[r * p + j] += static_cast<float>(1.0 - 0.1 * static_cast<double>(j));
+      x[r * p + per] += 1.0f;
+      y[r * per + j] = 1.0;
+    }
+  std::vector<std::size_t> train, val, test;
+  for (std::size_t tr = 0; tr < n_trials; ++tr)
+    for (std::size_t j = 0; j < per; ++j)
+      (tr % 3 == 0 ? train : tr % 3 == 1 ? val : test).push_back(tr * per + j);
+  std::vector<double> g, c, g2, c2;
+  ww::accumulate_gram(x, y, p, per, train, g, c);
+  auto trace = [&](const std::vector<double>& m) {
+    double t = 0;
+    for (std::size_t i = 0; i < p; ++i) t += m[i * p + i];
+    return t / static_cast<double>(p);
+  };
+  const double grid[] = {1e-3, 3.16e-3, 1e-2, 3.16e-2, 1e-1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0};
+  std::vector<double> best(per, 1e300), scale(per, 0.0);
+  for (double sc : grid) {
+    const auto w = ww::ridge(g, c, p, per, sc * trace(g));
+    std::vector<double> e(per, 0.0), n(per, 0.0);
+    for (std::size_t r : val) {
+      const double err = std::abs(double(ww::predict_class(x, r, w, p, per)) - double(r % per));
+      for (std::size_t k = 0; k < per; ++k)
+        if (std::abs(double(k) - double(r % per)) <= 1.0) e[k] += err, n[k] += 1;
+    }
+    for (std::size_t k = 0; k < per; ++k)
+      if (e[k] / n[k] < best[k]) best[k] = e[k] / n[k], scale[k] = sc;
+  }
+  std::vector<std::size_t> all = train;
+  all.insert(all.end(), val.begin(), val.end());
+  ww::accumulate_gram(x, y, p, per, all, g2, c2);
+  const auto got = ww::clock_decoder(x, n_trials, per, p, sample_ms, window_ms);
+  for (std::size_t j = 0; j < per; ++j) {
+    CHECK(got.ridge_scale[j] == scale[j]);
+    const auto w = ww::ridge(g2, c2, p, per, scale[j] * trace(g2));
+    double e = 0, n = 0;
+    for (std::size_t r : test)
+      if (r % per == j) e += std::abs(double(ww::predict_class(x, r, w, p, per)) - double(j)), n += 1;
+    CHECK(got.mae_ms[j] == doctest::Approx(e / n * sample_ms));
+  }
+  // The check means something only if the choice differs across times.
+  CHECK(*std::max_element(scale.begin(), scale.end()) > *std::min_element(scale.begin(), scale.end()));
+  MESSAGE("chosen scales: " << scale[0] << " " << scale[per / 2] << " " << scale[per - 1]);
 }
 
 TEST_CASE("built-in configs validate; a condition naming an unknown cue is rejected at its key") {
