@@ -1051,20 +1051,24 @@ def add_parsers(sub, add_common, positive_int) -> None:
                        description="The experiment's per-trial adaptation t90s (own and "
                        "common criterion) and timing peaks of one cue, on the mean over "
                        "runs that share its schedule (e.g. network and schedule seeds).")
-    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders, spike files or sweep "
-                   "folders (their points with status done)")
+    def multi_run(p, name):
+        """The positional runs and the output options of the commands over several runs."""
+        p.add_argument("runs", nargs="+", metavar="RUN", help="run folders, spike files or "
+                       "sweep folders (their points with status done)")
+        p.add_argument("--steady-trials", type=positive_int, help="trials of the steady error "
+                       "(default: the runs' metrics.steady_trials)")
+        p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+        p.add_argument("-o", "--output", metavar="OUT", help="figure file (default: "
+                       f"<first run>_{name}.png)")
+        p.add_argument("--dpi", type=int, default=150)
+        p.add_argument("--title")
+
+    multi_run(p, "ww-seeds")
     p.add_argument("--cue", help="cue (default: the runs' metrics.adaptation_cue); another "
                    "cue's figures are named as the experiment names them, e.g. "
                    "adaptation_C_p80_to_p20_t90_three_factor (amplitude t90s are not computed)")
     p.add_argument("--last", type=positive_int, help="trials per condition for the timing peak "
                    "(default: the runs' metrics.snapshot_trials)")
-    p.add_argument("--steady-trials", type=positive_int, help="trials of the steady error "
-                   "(default: the runs' metrics.steady_trials)")
-    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    p.add_argument("-o", "--output", metavar="OUT", help="figure file (default: "
-                   "<first run>_ww-seeds.png)")
-    p.add_argument("--dpi", type=int, default=150)
-    p.add_argument("--title")
 
     p = sub.add_parser("ww-spectrum", help="what/when: eigenvalues of the features' second "
                        "moments over a run's recorded learning samples",
@@ -1097,8 +1101,7 @@ def add_parsers(sub, add_common, positive_int) -> None:
                        "record_samples_cue) and prints the adaptation t90s per trial and held "
                        "out on the mean curve and per run, for every combination of the "
                        "options. With the defaults it gives back the runs' own errors.")
-    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders, spike files or sweep "
-                   "folders (their points with status done)")
+    multi_run(p, "ww-replay")
     def floats(text, ok, expected):
         try:
             values = [float(t) for t in text.split(",")]
@@ -1123,13 +1126,6 @@ def add_parsers(sub, add_common, positive_int) -> None:
                    default=[1.0],
                    metavar="A,A,...", help="score an exponential average of the weights over "
                    "about A trials (default 1: the weights themselves)")
-    p.add_argument("--steady-trials", type=positive_int, help="trials of the steady error "
-                   "(default: the runs' metrics.steady_trials)")
-    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    p.add_argument("-o", "--output", metavar="OUT", help="figure file (default: "
-                   "<first run>_ww-replay.png)")
-    p.add_argument("--dpi", type=int, default=150)
-    p.add_argument("--title")
 
     p = common("ww-readout", "what/when: readout vs time since cue per condition (mean ± s.d.)")
     p.add_argument("--readout", default="when", help="when, what_<outcome>, force_noreset, "
