@@ -933,7 +933,8 @@ def test_recorded_samples_of_a_probabilistic_cue(tmp_path, capsys):
 def test_poisson_cue_stimulus(tmp_path):
     """paradigm.stimulus = "poisson": each cue cell receives its own Poisson input spikes
     during the cue. (1) Bit-identical spikes with 1 and 2 threads (the counts are functions
-    of run seed, cell and step). (2) /metrics cue_input_spikes against the Poisson mean,
+    of run seed, cell and step), and with them every result dataset and metric but the
+    wall-clock ones. (2) /metrics cue_input_spikes against the Poisson mean,
     trials x cells x cue steps x rate x dt, within 5 of its standard deviations (sqrt of the
     mean), and outcome_input_spikes likewise over the trials whose outcome occurs (with
     outcome_input = true). (3) With cue_weight = 0 the run's spikes equal those of a current cue of amplitude
@@ -982,6 +983,22 @@ def test_poisson_cue_stimulus(tmp_path):
     for p in a:
         np.testing.assert_array_equal(a[p][0], b[p][0])
         np.testing.assert_array_equal(a[p][1], b[p][1])
+    # So is everything computed from them: every dataset of the result groups, and every
+    # metric but the wall-clock ones.
+    timing = ("wall_time_s", "simulation_wall_time_s", "real_time_factor")
+    with h5py.File(one, "r") as f, h5py.File(two, "r") as g:
+        for group in ("trials", "readouts", "weights", "clock", "stimuli"):
+            names = []
+            f[group].visit(lambda n: names.append(n) if isinstance(f[group][n], h5py.Dataset)
+                           else None)
+            assert names, group
+            for n in names:
+                np.testing.assert_array_equal(f[group][n][()], g[group][n][()], err_msg=n)
+        fm, gm = dict(f["metrics"].attrs), dict(g["metrics"].attrs)
+        assert fm.keys() == gm.keys()
+        for k in fm:
+            if k not in timing:
+                assert fm[k] == gm[k] or (np.isnan(fm[k]) and np.isnan(gm[k])), k
 
     with h5py.File(one, "r") as f:
         m = {k: float(v) for k, v in f["metrics"].attrs.items()}
