@@ -70,6 +70,7 @@ struct Config {
   std::vector<std::string> cues, outcomes;
   std::string input_population = "exc";
   uint64_t stimulus_seed = 1;  // schedule: trial order, jitter, outcomes
+  std::vector<Trial> schedule;  // made from blocks, timing and stimulus_seed (read_config)
   double cue_duration_ms = 100, cue_fraction = 0.2, cue_amplitude = 10;
   bool outcome_input = false;
   double outcome_duration_ms = 100, outcome_fraction = 0.1, outcome_amplitude = 10;
@@ -353,8 +354,8 @@ Config read_config(sim::TableReader& root, const std::string& default_name) {
   // duration of its own would be overwritten without a word. Accepted: 0 (the built-in
   // configs) or the schedule's own length (what a run's resolved config.toml says, so that
   // it re-runs as it is).
-  const double end_ms =
-      schedule_end_ms(make_schedule(c.blocks, c.timing, dt, c.stimulus_seed), c.timing);
+  c.schedule = make_schedule(c.blocks, c.timing, dt, c.stimulus_seed);
+  const double end_ms = schedule_end_ms(c.schedule, c.timing);
   if (c.net.run.duration_ms != 0) {
     if (std::abs(c.net.run.duration_ms - end_ms) > 0.5 * dt)
       root.table("simulation")
@@ -1328,7 +1329,7 @@ int run(RunContext& ctx) {
   sim::TableReader root(ctx.doc.root, "", ctx.doc.file, resolved);
   Config cfg = read_config(root, std::filesystem::path(ctx.doc.file).stem().string());
   root.finish();
-  auto trials = make_schedule(cfg.blocks, cfg.timing, cfg.net.network.dt_ms, cfg.stimulus_seed);
+  const std::vector<Trial>& trials = cfg.schedule;
   const double end_ms = cfg.net.run.duration_ms;  // the schedule's length (read_config)
   if (auto* simt = resolved["simulation"].as_table()) simt->insert_or_assign("duration_ms", end_ms);
   const std::string text = sim::to_toml(resolved);
