@@ -177,6 +177,8 @@ def test_clock_curve(result, tmp_path, capsys):
     classes = np.arange(grid.size)
     chance = step * np.abs(classes[None, :] - classes[:, None]).mean(axis=1)
     assert np.allclose(c["chance_mae_ms"], chance, rtol=1e-12)
+    # Measured 38.8 against a guess of 254 ms (0.15); the acceptance figure, 40 ms at 200 ms,
+    # is 0.16 of it.
     assert c["mae_ms"][int(round(200 / step))] < 0.25 * chance[int(round(200 / step))]
     assert attrs["test_trials"] == m["clock_test_trials"] == attrs["trials"] // 3
     capsys.readouterr()
