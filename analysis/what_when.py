@@ -875,29 +875,48 @@ def replay_errors(x, expected, t_ms, scored, starts, change: int, bank_trials: i
     bank = np.isclose(np.fmod(t_ms, bank_sample_ms), 0.0)
     per, held = np.empty(n), np.full(n, np.nan)
     for k in range(n):
-        rows = slice(bounds[k], bounds[k + 1])
-        y = np.maximum(0.0, x[rows].astype(np.float64) @ scored[k])
-        per[k] = np.mean((y - expected[rows]) ** 2)
+        per[k] = np.mean(_squared_errors(x, expected, scored[k], slice(bounds[k], bounds[k + 1])))
         end = change if k < change else n
         if k >= change and k + bank_trials > n:
             continue
         rows = np.arange(bounds[k], bounds[min(end, k + bank_trials)])
-        rows = rows[bank[rows]]
-        y = np.maximum(0.0, x[rows].astype(np.float64) @ scored[k])
-        held[k] = np.mean((y - expected[rows]) ** 2)
+        held[k] = np.mean(_squared_errors(x, expected, scored[k], rows[bank[rows]]))
     return per, held
 
 
+def _squared_errors(x, expected, w, rows):
+    """(max(0, x.w) - expected)^2 on the given sample rows: the scored output's error."""
+    return (np.maximum(0.0, x[rows].astype(np.float64) @ w) - expected[rows]) ** 2
+
+
+def replay_window_errors(x, expected, t_ms, scored, starts, edges_ms) -> np.ndarray:
+    """Where in the trial the per-trial error of replayed weights lives: [n_trials, windows],
+    entry (k, j) the squared error of trial k's frozen output summed over its samples with
+    edges_ms[j] <= t_ms < edges_ms[j + 1] (time since the cue), divided by the trial's sample
+    count, so a row sums to replay_errors' per-trial error when the windows cover the trial."""
+    bounds = list(starts) + [x.shape[0]]
+    out = np.zeros((len(starts), len(edges_ms) - 1))
+    for k in range(len(starts)):
+        rows = slice(bounds[k], bounds[k + 1])
+        window = np.searchsorted(edges_ms, t_ms[rows], side="right") - 1
+        inside = (window >= 0) & (window < len(edges_ms) - 1)
+        out[k] = np.bincount(window[inside], _squared_errors(x, expected, scored[k], rows)[inside],
+                             minlength=len(edges_ms) - 1) / (bounds[k + 1] - bounds[k])
+    return out
+
+
 def replay_variants(paths: list[str], eta0s, normalisations, averages, steady_trials=None,
-                    smooth: int = 5) -> dict:
+                    smooth: int = 5, edges_ms=None) -> dict:
     """The when readout's rule replayed on the recorded learning samples of several runs
     (readout.record_samples_cue), for each combination of step eta0, normalisation and
     iterate average (replay_when), scored as the experiment scores its own (replay_errors),
     with the t90s of recovery_figures on the mean curves over runs and on each run alone.
     The steady error is the variant's own (its last steady_trials trials), not the lowest
     among learners as in the experiment's figures, since only this learner is replayed.
-    eta0s None: the runs' own eta0. The runs must share the cue, its schedule and the samples
-    per trial; each run is loaded once (its features as float32)."""
+    eta0s None: the runs' own eta0. edges_ms (time since cue, increasing): also the mean over
+    runs of each variant's per-trial error by window (replay_window_errors). The runs must
+    share the cue, its schedule and the samples per trial; each run is loaded once (its
+    features as float32)."""
     runs, ref = [], None
     curves: dict = {}
     for path in paths:
@@ -965,9 +984,12 @@ def replay_variants(paths: list[str], eta0s, normalisations, averages, steady_tr
                                                  "overflowed): choose a smaller step",
                                                  what="--eta0")
                     c = curves.setdefault((eta0 if eta0s else None, normalise, average),
-                                          {"per": [], "held": []})
+                                          {"per": [], "held": [], "windows": []})
                     c["per"].append(per)
                     c["held"].append(held)
+                    if edges_ms is not None:
+                        c["windows"].append(replay_window_errors(
+                            x, cols["expected"], cols["t_ms"], w, starts, edges_ms))
     cue, n, change = ref[0], ref[1], ref[2]
     variants = []
     for (eta0, normalise, average), c in curves.items():
@@ -988,17 +1010,39 @@ def replay_variants(paths: list[str], eta0s, normalisations, averages, steady_tr
             v[tag + "run_t90s"] = [f["t90_three_factor"] for f in singles]
             v[tag + "run_censored"] = [bool(f["t90_three_factor_censored"]) for f in singles]
             v[tag + "curve"] = mean
+        if edges_ms is not None:
+            v["window_edges_ms"] = list(edges_ms)
+            v["window_error"] = np.mean(c["windows"], axis=0)
         variants.append(v)
     return {"cue": cue, "runs": [r["path"] for r in runs], "change": change,
             "steady_trials": steady, "variants": variants,
             "own_eta0": sorted({r["eta0"] for r in runs})}
 
 
+def window_table(window_error: np.ndarray, edges_ms, change: int, steady: int,
+                 smooth: int = 5) -> str:
+    """A table of window errors (replay_window_errors, mean over runs): the mean of the last
+    `steady` trials before the change, then `smooth`-trial means from 0, 10, 20, 30, 40, 60,
+    100 and 150 trials after it (those that fit), then the last `steady` trials."""
+    n = window_error.shape[0]
+    rows = [("before", window_error[change - steady:change].mean(axis=0))]
+    for at in (0, 10, 20, 30, 40, 60, 100, 150):
+        if change + at + smooth <= n - steady:
+            rows.append((f"+{at}", window_error[change + at:change + at + smooth].mean(axis=0)))
+    rows.append((f"last {steady}", window_error[n - steady:].mean(axis=0)))
+    head = [f"{a:g}-{b:g}" for a, b in zip(edges_ms[:-1], edges_ms[1:])]
+    lines = ["  trials    " + " ".join(f"{h:>9}" for h in head) + "      sum"]
+    lines += [f"  {name:<9} " + " ".join(f"{e:9.4f}" for e in err) + f" {err.sum():8.4f}"
+              for name, err in rows]
+    return "\n".join(lines)
+
+
 def replay_command(args, output, save) -> None:
     import json
     import matplotlib.pyplot as plt
     paths = expand_runs(args.runs)
-    d = replay_variants(paths, args.eta0, args.normalise, args.average_trials, args.steady_trials)
+    d = replay_variants(paths, args.eta0, args.normalise, args.average_trials, args.steady_trials,
+                        edges_ms=args.time_windows)
     args.file = args.runs[0]
     out = output(args, "ww-replay")
     print(f"cue {d['cue']}, {len(d['runs'])} runs, change after {d['change']} trials; the runs' "
@@ -1014,12 +1058,16 @@ def replay_command(args, output, save) -> None:
                      f" runs {', '.join(f'{t:.0f}' + ('+' if c else '') for t, c in zip(v[tag + 'run_t90s'], v[tag + 'run_censored']))})")
             line += ";" if not tag else ""
         print(line)
+        if "window_error" in v:
+            print(window_table(v["window_error"], v["window_edges_ms"], d["change"],
+                               d["steady_trials"]))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({k: v for k, v in d.items() if k != "variants"} | {"variants": [
                 {k: (x.tolist() if isinstance(x, np.ndarray) else x) for k, x in v.items()}
                 for v in d["variants"]]}, f, indent=1)
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    windows = args.time_windows is not None
+    fig, axes = plt.subplots(1, 3 if windows else 2, figsize=(19 if windows else 13, 4.5))
     ch = d["change"]
     for ax, tag, label in ((axes[0], "", "MSE per trial"), (axes[1], "heldout_", "held-out MSE")):
         for v in d["variants"]:
@@ -1029,6 +1077,17 @@ def replay_command(args, output, save) -> None:
                     label=f"eta0 {eta}, {v['normalise']}, avg {v['average_trials']:g}")
         ax.set(yscale="log", xlabel=f"trials of cue {d['cue']} since the change",
                ylabel=f"{label}, mean of {len(d['runs'])} runs")
+        ax.legend(fontsize=7)
+    if windows:
+        v, ax = d["variants"][0], axes[2]
+        edges = v["window_edges_ms"]
+        for j in range(len(edges) - 1):
+            ax.plot(np.arange(len(v["curve"]) - ch), smoothed_since(v["window_error"][:, j], ch),
+                    label=f"{edges[j]:g}-{edges[j + 1]:g} ms")
+        eta = "own" if v["eta0"] is None else f"{v['eta0']:g}"
+        ax.set(xlabel=f"trials of cue {d['cue']} since the change",
+               ylabel="share of the MSE per trial", title=f"by time since cue (eta0 {eta}, "
+               f"{v['normalise']}, avg {v['average_trials']:g})")
         ax.legend(fontsize=7)
     fig.suptitle(args.title or f"what/when, cue {d['cue']}: the rule replayed on recorded "
                  "learning samples", fontsize=10)
@@ -1126,6 +1185,14 @@ def add_parsers(sub, add_common, positive_int) -> None:
                    default=[1.0],
                    metavar="A,A,...", help="score an exponential average of the weights over "
                    "about A trials (default 1: the weights themselves)")
+    def edges(text):
+        values = floats(text, lambda v: v >= 0, "times since cue >= 0 ms")
+        if len(values) < 2 or len(values) != len(text.split(",")) or values != sorted(values):
+            raise argparse.ArgumentTypeError(f"expected at least two increasing times, got {text!r}")
+        return values
+    p.add_argument("--time-windows", type=edges, metavar="MS,MS,...", help="also split each "
+                   "variant's per-trial error by time since cue at these edges (ms), printed "
+                   "before and after the change and drawn for the first variant")
 
     p = common("ww-readout", "what/when: readout vs time since cue per condition (mean ± s.d.)")
     p.add_argument("--readout", default="when", help="when, what_<outcome>, force_noreset, "

@@ -810,7 +810,10 @@ def test_replay_gives_back_the_run_and_its_variants(recorded, result, tmp_path, 
     and the experiment's scoring written out (per trial: MSE against the expected target over
     the trial's samples; held out: over the samples every bank_sample_ms of trials k .. k + 9,
     not crossing the change). The t90s are recovery_figures of those curves; a run given twice
-    has the same mean as alone. A run without recorded samples and a bad option exit 2."""
+    has the same mean as alone. --time-windows splits each per-trial error by time since cue:
+    windows that cover the trial sum to its error, and the variant's 200-400 ms share equals
+    the independent replay's squared errors there over the trial's sample count. A run
+    without recorded samples and a bad option exit 2."""
     import json
     import tomllib
     from analysis.cli import main
@@ -828,13 +831,18 @@ def test_replay_gives_back_the_run_and_its_variants(recorded, result, tmp_path, 
     starts = np.searchsorted(s["trial"], ids)
     js = tmp_path / "replay.json"
     capsys.readouterr()
+    edges = [0.0, 200.0, 400.0, float(s["t_ms"].max()) + 1.0]  # the last window ends after every sample
     args = ["ww-replay", str(recorded), str(recorded), "--eta0", f"{eta0},{2 * eta0}",
             "--normalise", "mean,sample", "--average-trials", "1,4", "--json", str(js),
-            "-o", str(tmp_path / "replay.png")]
+            "--time-windows", ",".join(f"{e:g}" for e in edges), "-o", str(tmp_path / "replay.png")]
     assert main(args) == 0
     printed = capsys.readouterr().out
     d = json.loads(js.read_text())
     assert len(d["variants"]) == 8 and printed.count("normalise") == 8
+    assert printed.count("  before ") == 8 and printed.count("  last ") == 8
+    for x in d["variants"]:
+        assert x["window_edges_ms"] == edges
+        assert np.allclose(np.sum(x["window_error"], axis=1), x["curve"], rtol=1e-12, atol=0)
     v = {(x["eta0"], x["normalise"], x["average_trials"]): x for x in d["variants"]}
 
     own = v[(eta0, "mean", 1.0)]
@@ -868,6 +876,14 @@ def test_replay_gives_back_the_run_and_its_variants(recorded, result, tmp_path, 
         exp_held.append(np.mean((np.maximum(0.0, x64[rows] @ avg[k]) - s["expected"][rows]) ** 2))
     var = v[(2 * eta0, "sample", 4.0)]
     assert np.allclose(var["curve"], exp_per, rtol=1e-6, atol=0)
+    exp_window = []
+    for k in range(len(ids)):
+        t = s["t_ms"][starts[k]:ends[k]]
+        y = np.maximum(0.0, x64[starts[k]:ends[k]] @ avg[k])
+        sq = (y - s["expected"][starts[k]:ends[k]]) ** 2
+        exp_window.append(sq[(t >= 200.0) & (t < 400.0)].sum() / len(t))
+    assert np.allclose(np.array(var["window_error"])[:, 1], exp_window, rtol=1e-6, atol=1e-15)
+    assert np.max(exp_window) > 0  # the window is not empty
     assert np.allclose(np.array(var["heldout_curve"], dtype=float)[:len(exp_held)], exp_held,
                        rtol=1e-6, atol=0)
     assert np.max(np.abs(np.array(var["curve"]) - per) / per) > 1e-2  # the options act
@@ -887,6 +903,10 @@ def test_replay_gives_back_the_run_and_its_variants(recorded, result, tmp_path, 
                 [str(recorded), "--normalise", "mean,nosuch"],
                 [str(recorded), "--average-trials", "0.5"],
                 [str(recorded), "--eta0", "2"],
+                [str(recorded), "--time-windows", "100"],
+                [str(recorded), "--time-windows", "0,300,200"],
+                [str(recorded), "--time-windows", "0,0,300"],
+                [str(recorded), "--time-windows", "-5,300"],
                 [str(recorded), "--steady-trials", str(post - 10 + 1)]):
         capsys.readouterr()
         try:
