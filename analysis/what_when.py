@@ -863,46 +863,41 @@ def replay_when(x, target, gate, eta0: float, starts, normalise: str = "mean",
 
 
 def replay_errors(x, expected, t_ms, scored, starts, change: int, bank_trials: int,
-                  bank_sample_ms: float):
+                  bank_sample_ms: float, edges_ms=None):
     """Per-trial and held-out errors of replayed weights (replay_when), as the experiment
     scores its own: per trial, the mean squared error of max(0, x.w_k) against the expected
     target over trial k's samples; held out, over the samples every bank_sample_ms of trials
     k .. k + bank_trials - 1 on the same side of the change (bank_range in paradigm.cpp),
     NaN where that bank is not full after the change. On the run's own rule these equal the
-    run's /trials err_when and heldout_err_when."""
+    run's /trials err_when and heldout_err_when.
+    edges_ms (time since cue, increasing): also where in the trial the per-trial error lies,
+    [n_trials, windows], entry (k, j) trial k's squared errors summed over its samples with
+    edges_ms[j] <= t_ms < edges_ms[j + 1], divided by the trial's sample count, so a row sums
+    to the per-trial error when the windows cover the trial (None without edges_ms)."""
     n = len(starts)
     bounds = list(starts) + [x.shape[0]]
     bank = np.isclose(np.fmod(t_ms, bank_sample_ms), 0.0)
     per, held = np.empty(n), np.full(n, np.nan)
+    windows = None if edges_ms is None else np.zeros((n, len(edges_ms) - 1))
     for k in range(n):
-        per[k] = np.mean(_squared_errors(x, expected, scored[k], slice(bounds[k], bounds[k + 1])))
+        rows = slice(bounds[k], bounds[k + 1])
+        sq = _squared_errors(x, expected, scored[k], rows)
+        per[k] = np.mean(sq)
+        if windows is not None:
+            j = np.searchsorted(edges_ms, t_ms[rows], side="right") - 1
+            inside = (j >= 0) & (j < windows.shape[1])
+            windows[k] = np.bincount(j[inside], sq[inside], minlength=windows.shape[1]) / sq.size
         end = change if k < change else n
         if k >= change and k + bank_trials > n:
             continue
         rows = np.arange(bounds[k], bounds[min(end, k + bank_trials)])
         held[k] = np.mean(_squared_errors(x, expected, scored[k], rows[bank[rows]]))
-    return per, held
+    return per, held, windows
 
 
 def _squared_errors(x, expected, w, rows):
     """(max(0, x.w) - expected)^2 on the given sample rows: the scored output's error."""
     return (np.maximum(0.0, x[rows].astype(np.float64) @ w) - expected[rows]) ** 2
-
-
-def replay_window_errors(x, expected, t_ms, scored, starts, edges_ms) -> np.ndarray:
-    """Where in the trial the per-trial error of replayed weights lives: [n_trials, windows],
-    entry (k, j) the squared error of trial k's frozen output summed over its samples with
-    edges_ms[j] <= t_ms < edges_ms[j + 1] (time since the cue), divided by the trial's sample
-    count, so a row sums to replay_errors' per-trial error when the windows cover the trial."""
-    bounds = list(starts) + [x.shape[0]]
-    out = np.zeros((len(starts), len(edges_ms) - 1))
-    for k in range(len(starts)):
-        rows = slice(bounds[k], bounds[k + 1])
-        window = np.searchsorted(edges_ms, t_ms[rows], side="right") - 1
-        inside = (window >= 0) & (window < len(edges_ms) - 1)
-        out[k] = np.bincount(window[inside], _squared_errors(x, expected, scored[k], rows)[inside],
-                             minlength=len(edges_ms) - 1) / (bounds[k + 1] - bounds[k])
-    return out
 
 
 def replay_variants(paths: list[str], eta0s, normalisations, averages, steady_trials=None,
@@ -914,7 +909,7 @@ def replay_variants(paths: list[str], eta0s, normalisations, averages, steady_tr
     The steady error is the variant's own (its last steady_trials trials), not the lowest
     among learners as in the experiment's figures, since only this learner is replayed.
     eta0s None: the runs' own eta0. edges_ms (time since cue, increasing): also the mean over
-    runs of each variant's per-trial error by window (replay_window_errors). The runs must
+    runs of each variant's per-trial error by window (replay_errors). The runs must
     share the cue, its schedule and the samples per trial; each run is loaded once (its
     features as float32)."""
     runs, ref = [], None
@@ -976,20 +971,19 @@ def replay_variants(paths: list[str], eta0s, normalisations, averages, steady_tr
                 for average in averages:
                     w = replay_when(x, cols["target"], cols["gate"], eta0, starts, normalise,
                                     average)
-                    per, held = replay_errors(x, cols["expected"], cols["t_ms"], w, starts,
-                                              change, run.bank_trials, run.bank_sample_ms)
                     if not np.all(np.isfinite(w)):
                         raise AnalysisInputError(run.path, f"the replay with eta0 {eta0:g}, "
                                                  f"normalise {normalise} diverged (weights "
                                                  "overflowed): choose a smaller step",
                                                  what="--eta0")
+                    per, held, windows = replay_errors(
+                        x, cols["expected"], cols["t_ms"], w, starts, change, run.bank_trials,
+                        run.bank_sample_ms, edges_ms)
                     c = curves.setdefault((eta0 if eta0s else None, normalise, average),
                                           {"per": [], "held": [], "windows": []})
                     c["per"].append(per)
                     c["held"].append(held)
-                    if edges_ms is not None:
-                        c["windows"].append(replay_window_errors(
-                            x, cols["expected"], cols["t_ms"], w, starts, edges_ms))
+                    c["windows"].append(windows)
     cue, n, change = ref[0], ref[1], ref[2]
     variants = []
     for (eta0, normalise, average), c in curves.items():
@@ -1021,7 +1015,7 @@ def replay_variants(paths: list[str], eta0s, normalisations, averages, steady_tr
 
 def window_table(window_error: np.ndarray, edges_ms, change: int, steady: int,
                  smooth: int = 5) -> str:
-    """A table of window errors (replay_window_errors, mean over runs): the mean of the last
+    """A table of window errors (replay_errors, mean over runs): the mean of the last
     `steady` trials before the change, then `smooth`-trial means from 0, 10, 20, 30, 40, 60,
     100 and 150 trials after it (those that fit), then the last `steady` trials."""
     n = window_error.shape[0]
@@ -1037,6 +1031,15 @@ def window_table(window_error: np.ndarray, edges_ms, change: int, steady: int,
     return "\n".join(lines)
 
 
+def _eta_label(v: dict) -> str:
+    """A replayed variant's step as printed: "own" for the runs' own eta0."""
+    return "own" if v["eta0"] is None else f"{v['eta0']:g}"
+
+
+def _variant_label(v: dict) -> str:
+    return f"eta0 {_eta_label(v)}, {v['normalise']}, avg {v['average_trials']:g}"
+
+
 def replay_command(args, output, save) -> None:
     import json
     import matplotlib.pyplot as plt
@@ -1049,8 +1052,7 @@ def replay_command(args, output, save) -> None:
           f"own eta0: {', '.join(f'{e:g}' for e in d['own_eta0'])}; t90 on the mean curve "
           f"(steady = the variant's own last {d['steady_trials']} trials), then each run's")
     for v in d["variants"]:
-        eta = "own" if v["eta0"] is None else f"{v['eta0']:g}"
-        line = f"eta0 {eta}, normalise {v['normalise']}, average {v['average_trials']:g} trials:"
+        line = f"eta0 {_eta_label(v)}, normalise {v['normalise']}, average {v['average_trials']:g} trials:"
         for tag, label in (("", "per trial"), ("heldout_", "held out")):
             more = "+" if v[tag + "censored"] else ""
             line += (f" {label} t90 {v[tag + 't90']:.0f}{more} (steady "
@@ -1072,9 +1074,7 @@ def replay_command(args, output, save) -> None:
     for ax, tag, label in ((axes[0], "", "MSE per trial"), (axes[1], "heldout_", "held-out MSE")):
         for v in d["variants"]:
             m = v[tag + "curve"]
-            eta = "own" if v["eta0"] is None else f"{v['eta0']:g}"
-            ax.plot(np.arange(len(m) - ch), smoothed_since(m, ch),
-                    label=f"eta0 {eta}, {v['normalise']}, avg {v['average_trials']:g}")
+            ax.plot(np.arange(len(m) - ch), smoothed_since(m, ch), label=_variant_label(v))
         ax.set(yscale="log", xlabel=f"trials of cue {d['cue']} since the change",
                ylabel=f"{label}, mean of {len(d['runs'])} runs")
         ax.legend(fontsize=7)
@@ -1084,10 +1084,8 @@ def replay_command(args, output, save) -> None:
         for j in range(len(edges) - 1):
             ax.plot(np.arange(len(v["curve"]) - ch), smoothed_since(v["window_error"][:, j], ch),
                     label=f"{edges[j]:g}-{edges[j + 1]:g} ms")
-        eta = "own" if v["eta0"] is None else f"{v['eta0']:g}"
         ax.set(xlabel=f"trials of cue {d['cue']} since the change",
-               ylabel="share of the MSE per trial", title=f"by time since cue (eta0 {eta}, "
-               f"{v['normalise']}, avg {v['average_trials']:g})")
+               ylabel="share of the MSE per trial", title=f"by time since cue ({_variant_label(v)})")
         ax.legend(fontsize=7)
     fig.suptitle(args.title or f"what/when, cue {d['cue']}: the rule replayed on recorded "
                  "learning samples", fontsize=10)

@@ -151,7 +151,6 @@ def test_figures(result, tmp_path):
         assert out.stat().st_size > 0
 
 
-
 def test_clock_curve(result, tmp_path, capsys):
     """/clock holds the clock decoder's error against time since cue: one entry every
     clock.sample_every_ms from 0 to clock.max_ms (from the run's config), equal to the
@@ -188,6 +187,7 @@ def test_clock_curve(result, tmp_path, capsys):
     bad = _edited_copy(result, tmp_path, "noclock", lambda f: f.__delitem__("clock"))
     assert main(["ww-clock", bad, "-o", str(tmp_path / "bad.png")]) == 2
     assert not (tmp_path / "bad.png").exists()
+
 
 def test_angle_plot_matches_the_run_metric(tmp_path, capsys):
     """By default ww-angle compares the readouts the run's own metric compares
